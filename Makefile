@@ -1,0 +1,66 @@
+# PostDesk — one command per job. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RASA      := $(VENV)/bin/rasa
+STAMP     := $(VENV)/.installed
+MODEL     := models/postdesk.tar.gz
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
+export RASA_TELEMETRY_ENABLED ?= false
+
+# What a model is trained from: retrain only when one of these changed.
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) $(wildcard bot/nlu/*.py bot/text/*.py)
+
+.PHONY: help install train run test evaluate bench lint seed clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv on Python 3.10 and install the pinned requirements
+
+$(STAMP): requirements.txt
+	@py=$$(bash .ci/find-python) || { \
+	  echo "No Python 3.10 found. Rasa 3.6 runs on Python 3.10 only (the system python3 is too new)."; \
+	  echo "Install it, e.g. 'pyenv install 3.10.13' (then this project's .python-version selects it),"; \
+	  echo "or 'apt-get install python3.10 python3.10-venv', or set PYTHON=/path/to/python3.10."; \
+	  exit 1; }; \
+	echo "Using $$py ($$($$py --version 2>&1))"; \
+	[ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' || { rm -rf $(VENV); $$py -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip==24.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+$(MODEL): $(STAMP) $(TRAIN_INPUTS)
+	@mkdir -p models
+	$(RASA) train --fixed-model-name postdesk --out models --quiet
+	@touch $(MODEL)
+
+train: $(MODEL) ## Train the model (only when data, config or domain changed)
+
+seed: $(STAMP) ## Create the mail store and the demo mail (idempotent)
+	@mkdir -p var
+	$(PY) -m bot.store seed --database-url "$$($(PY) -c 'from bot.config import load_settings; print(load_settings().database_url)')" $(SEED_FLAGS)
+
+run: SEED_FLAGS = --refresh
+run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
+	$(PY) -m bot.launcher
+
+test: $(MODEL) ## Install, train if needed, and run the whole test suite
+	$(PY) -m pytest -q tests
+
+evaluate: $(MODEL) ## Intent/entity report on the held-out split under reports/
+	$(PY) -m bot.nlu.evaluate --model $(MODEL) --data tests/nlu --out reports
+
+bench: $(MODEL) ## Print NLU latency, turn throughput, training time and peak memory
+	$(PY) -m bot.bench --model $(MODEL)
+
+lint: $(STAMP) ## Syntax and import checks
+	$(PY) -m compileall -q bot actions tests
+	$(RASA) data validate --quiet
+
+clean: ## Remove models, reports and the local database
+	rm -rf models reports results var .rasa

@@ -1,0 +1,63 @@
+"""Hand-over to a person: recorded once per waiting customer, for the workbench to show."""
+from __future__ import annotations
+
+import logging
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions import deps
+from bot.store import services
+from bot.text.masking import mask_text
+
+logger = logging.getLogger(__name__)
+
+COMPLAINT_INTENTS = (
+    "delivery_service", "lost_item", "damaged_item", "staff_attitude", "fee_dispute",
+    "complaint_progress", "escalate_complaint", "urge_pickup", "change_delivery",
+    "return_intercept", "claim_compensation", "unsatisfied",
+)
+
+
+def handover_reason(intent: str | None) -> str:
+    """Why the customer goes to a person: the complaint intent, or a plain request."""
+    if intent in COMPLAINT_INTENTS:
+        return intent
+    if intent == "nlu_fallback" or intent == "affirm":
+        return "fallback"
+    return "request_human"
+
+
+class ActionRequestHuman(Action):
+    """Queues the conversation for an agent; asking twice does not queue it twice."""
+
+    def name(self) -> Text:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        intent = tracker.get_intent_of_latest_message()
+        text = tracker.latest_message.get("text") or ""
+        try:
+            ticket = services.record_handover(
+                deps.uow_factory(),
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "rest",
+                reason=handover_reason(intent),
+                last_message=text,
+                intent=intent,
+                now=deps.now(),
+            )
+        except SQLAlchemyError:
+            logger.exception("handover not recorded for %s: %s",
+                             mask_text(tracker.sender_id), mask_text(text))
+            dispatcher.utter_message(response="utter_handover_failed")
+            return []
+        response = "utter_handover_created" if ticket.created else "utter_handover_waiting"
+        dispatcher.utter_message(response=response, ticket=ticket.id, ahead=ticket.waiting_ahead)
+        return [SlotSet("mail_state", None)]

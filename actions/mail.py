@@ -1,0 +1,179 @@
+"""Mail query: the form that asks for and checks the number, the lookup, and the chase."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions import deps
+from bot.store import services
+from bot.text import tracking
+from bot.text.masking import mask_text
+
+logger = logging.getLogger(__name__)
+
+MAX_REASKS = 2
+QUERY_INTENTS = ("track_mail", "delivery_delay", "not_received", "inform")
+
+
+class ValidateMailQueryForm(FormValidationAction):
+    """Checks the tracking number: format first, then the check digit (two re-asks at most)."""
+
+    def name(self) -> Text:
+        return "validate_mail_query_form"
+
+    async def validate_tracking_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """Accept a well-formed number; say so when its check digit fails and ask again."""
+        value = slot_value[0] if isinstance(slot_value, list) else slot_value
+        number = tracking.parse(str(value or ""))
+        attempts = int(tracker.get_slot("tracking_attempts") or 0)
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_tracking_number")
+            return {"tracking_number": None}
+        if number.looks_mistyped:
+            attempts += 1
+            if attempts <= MAX_REASKS:
+                dispatcher.utter_message(
+                    response="utter_tracking_mistyped", tracking_number=number.value
+                )
+                return {"tracking_number": None, "tracking_attempts": float(attempts)}
+            dispatcher.utter_message(response="utter_tracking_gave_up", tracking_number=number.value)
+        return {"tracking_number": number.value, "tracking_attempts": 0.0}
+
+
+def format_events(events: List[services.EventView]) -> str:
+    """The newest events, one line each: '11-25 14:20 【place】description'."""
+    return "\n".join(
+        f"· {e.occurred_at:%m-%d %H:%M} {e.description}" for e in events
+    ) or "· 暂无动态"
+
+
+def query_reason(tracker: Tracker) -> Optional[str]:
+    """The intent that started this query (track_mail, delivery_delay or not_received)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if intent in QUERY_INTENTS and intent != "inform":
+                return intent
+    return None
+
+
+class ActionQueryMail(Action):
+    """Looks the number up in the mail store and answers with its status and last events."""
+
+    def name(self) -> Text:
+        return "action_query_mail"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        number = tracker.get_slot("tracking_number")
+        reset = [SlotSet("tracking_number", None), SlotSet("tracking_attempts", 0.0)]
+        if not number:
+            dispatcher.utter_message(response="utter_ask_tracking_number")
+            return reset
+        try:
+            status = services.lookup_mail(
+                deps.uow_factory(), number, deps.now(), stuck_hours=deps.stuck_hours()
+            )
+        except SQLAlchemyError:
+            logger.exception("mail lookup failed for %s", number)
+            dispatcher.utter_message(response="utter_mail_lookup_failed", tracking_number=number)
+            return reset + [SlotSet("mail_state", "unknown")]
+        if status is None:
+            logger.info("unknown tracking number %s", number)
+            dispatcher.utter_message(response="utter_mail_not_found", tracking_number=number)
+            return reset + [SlotSet("mail_state", "unknown")]
+
+        state = self._answer(dispatcher, status, query_reason(tracker))
+        return reset + [
+            SlotSet("last_tracking_number", status.number),
+            SlotSet("mail_state", state),
+        ]
+
+    @staticmethod
+    def _answer(
+        dispatcher: CollectingDispatcher, status: services.MailStatus, reason: Optional[str]
+    ) -> str:
+        """Send the reply that fits the mail's state; return 'problem' when a chase is offered."""
+        events = format_events(status.last_events)
+        last = status.last_events[0] if status.last_events else None
+        place = last.place if last else "未知"
+        if status.returned:
+            dispatcher.utter_message(
+                response="utter_mail_returned", number=status.number,
+                status=status.status_label, events=events,
+            )
+            return "problem"
+        if status.status_code == "DELIVERED":
+            dispatcher.utter_message(
+                response="utter_mail_delivered", number=status.number,
+                when=f"{last.occurred_at:%m月%d日 %H:%M}" if last else "",
+                signer=status.signed_by_masked or "本人", events=events,
+            )
+            return "problem" if reason == "not_received" else "normal"
+        if status.at_station:
+            dispatcher.utter_message(
+                response="utter_mail_at_station", number=status.number, place=place,
+                events=events,
+            )
+            return "normal"
+        if status.is_stuck:
+            dispatcher.utter_message(
+                response="utter_mail_stuck", number=status.number,
+                days=max(1, int(status.hours_since_update // 24)), place=place, events=events,
+            )
+            return "problem"
+        if status.is_overdue:
+            dispatcher.utter_message(
+                response="utter_mail_overdue", number=status.number,
+                promised=f"{status.promised_by:%m月%d日}" if status.promised_by else "", status=status.status_label, events=events,
+            )
+            return "problem"
+        route = f"（{status.sender_area} → {status.recipient_area}）" if status.sender_area else ""
+        dispatcher.utter_message(
+            response="utter_mail_status", product=status.product, number=status.number,
+            route=route, status=status.status_label, events=events,
+        )
+        return "normal"
+
+
+class ActionChaseMail(Action):
+    """Records the customer's wish to chase a mail as a hand-over for an agent."""
+
+    def name(self) -> Text:
+        return "action_chase_mail"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        number = tracker.get_slot("last_tracking_number") or ""
+        try:
+            ticket = services.record_handover(
+                deps.uow_factory(),
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "rest",
+                reason="chase",
+                last_message=f"催查 {number}",
+                intent=tracker.get_intent_of_latest_message(),
+                now=deps.now(),
+            )
+        except SQLAlchemyError:
+            logger.exception("chase for %s not recorded (sender %s)", number,
+                             mask_text(tracker.sender_id))
+            dispatcher.utter_message(response="utter_handover_failed")
+            return [SlotSet("mail_state", None)]
+        response = "utter_chase_recorded" if ticket.created else "utter_chase_already"
+        dispatcher.utter_message(response=response, tracking_number=number, ticket=ticket.id)
+        return [SlotSet("mail_state", None)]

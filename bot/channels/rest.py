@@ -1,0 +1,123 @@
+"""The REST channel at ``/webhooks/rest/webhook``, hardened.
+
+Rasa's own REST connector answers a malformed body with a 500 and, when a custom action
+fails (the action server is down), with an empty list: the customer hears nothing. This
+connector keeps Rasa's wire format but refuses malformed requests with a clear 400, and
+when a turn produces no reply at all it tells the customer so and logs it for the operator.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.text.masking import mask_text
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_CHARS = 128
+
+NO_REPLY_TEXT = "抱歉，系统暂时出了点问题，没能处理您的消息。请稍后再试，或拨打 11183 人工服务。"
+ACTIONS_DOWN_TEXT = (
+    "抱歉，查询系统暂时连接不上，您的消息已经收到，但现在没法查到结果。"
+    "请稍后再试，或拨打 11183 人工服务。"
+)
+
+
+def validate_body(body: Any) -> tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """Check a webhook body; return (cleaned body, None) or (None, reason)."""
+    if not isinstance(body, dict):
+        return None, "body must be a JSON object with 'sender' and 'message'"
+    sender, message = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+        return None, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"
+    if not isinstance(message, str) or not message.strip():
+        return None, "'message' must be a non-empty string"
+    if len(message) > MAX_MESSAGE_CHARS:
+        return None, f"'message' is longer than {MAX_MESSAGE_CHARS} characters"
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return None, "'metadata' must be an object"
+    return {"sender": sender.strip(), "message": message, "metadata": metadata}, None
+
+
+async def action_server_reachable(url: Optional[str], timeout: float = 1.0) -> bool:
+    """True when the action server answers its health route."""
+    if not url:
+        return True
+    health = url.rsplit("/webhook", 1)[0] + "/health"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
+            async with s.get(health) as r:
+                return r.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        return False
+
+
+class SafeRestInput(RestInput):
+    """REST input channel (name ``rest``) that validates input and never answers with silence."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[None]]
+    ) -> Blueprint:
+        """Health route and the webhook route."""
+        hook = Blueprint("safe_rest_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                raw = request.json
+            except Exception:  # sanic raises InvalidUsage on bad JSON
+                raw = None
+            body, error = validate_body(raw)
+            if body is None:
+                logger.warning("rest webhook refused a request: %s", error)
+                return response.json({"error": error}, status=400)
+
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                body["message"], collector, body["sender"],
+                input_channel=self.name(), metadata=body["metadata"],
+            )
+            try:
+                await on_new_message(message)
+            except Exception:
+                logger.exception("turn failed for sender %s: %s",
+                                 mask_text(body["sender"]), mask_text(body["message"]))
+            if collector.messages:
+                return response.json(collector.messages)
+            return response.json([{
+                "recipient_id": body["sender"],
+                "text": await self._no_reply_text(request, body),
+            }])
+
+        return hook
+
+    async def _no_reply_text(self, request: Request, body: Dict[str, Any]) -> str:
+        """Explain a silent turn; the usual cause is an action server that is down."""
+        agent = getattr(request.app.ctx, "agent", None)
+        endpoint = getattr(agent, "action_endpoint", None)
+        url = getattr(endpoint, "url", None)
+        if not await action_server_reachable(url):
+            logger.error("action server %s unreachable; told sender %s the service is down",
+                         url, mask_text(body["sender"]))
+            return ACTIONS_DOWN_TEXT
+        logger.error("no reply produced for sender %s (message: %s)",
+                     mask_text(body["sender"]), mask_text(body["message"]))
+        return NO_REPLY_TEXT

@@ -1,0 +1,61 @@
+"""Settings: the one place that reads the environment and the optional ``.env`` file.
+
+Everything else receives a :class:`Settings` (or values from it) as arguments.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a ``KEY=value`` file (comments and blank lines ignored, quotes stripped)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of PostDesk (see .env.example for each variable)."""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'postdesk.db'}"
+    rasa_token: str = ""
+    stuck_hours: float = 48.0
+    log_level: str = "INFO"
+
+
+def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Build settings from ``.env`` overlaid by the process environment.
+
+    Args:
+        environ: the environment to read (default ``os.environ``).
+        env_file: the ``.env`` file (default ``PROJECT_ROOT/.env``).
+    """
+    values = read_env_file(env_file or PROJECT_ROOT / ".env")
+    values.update(os.environ if environ is None else environ)
+    defaults = Settings()
+    return Settings(
+        database_url=values.get("DATABASE_URL") or defaults.database_url,
+        rasa_token=values.get("RASA_TOKEN") or defaults.rasa_token,
+        stuck_hours=float(values.get("STUCK_HOURS") or defaults.stuck_hours),
+        log_level=values.get("LOG_LEVEL") or defaults.log_level,
+    )
+
+
+def local_now() -> datetime:
+    """Current time in Beijing time as a naive datetime, the convention of the mail store."""
+    return datetime.now(TIMEZONE).replace(tzinfo=None)

@@ -1,0 +1,57 @@
+"""Command line of the store: ``python -m bot.store init|seed --database-url URL``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Sequence
+
+from bot.store.db import create_schema, make_engine, make_session_factory
+from bot.config import local_now
+from bot.store.models import as_store_time
+from bot.store.seed import seed_demo_mail
+from bot.store.uow import uow_factory
+
+
+def _iso_datetime(value: str) -> datetime:
+    try:
+        return as_store_time(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {value!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bot.store``."""
+    parser = argparse.ArgumentParser(prog="python -m bot.store", description="PostDesk mail store")
+    commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("init", help="create the tables that do not exist yet")
+    seed = commands.add_parser("seed", help="create the tables and add the demo mail items")
+    for command in (init, seed):
+        command.add_argument("--database-url", required=True, help="e.g. sqlite:///var/postdesk.db")
+    seed.add_argument("--now", type=_iso_datetime, default=None,
+                      help="time the demo trails end at, ISO 8601 (default: now, Beijing time)")
+    seed.add_argument("--refresh", action="store_true",
+                      help="replace demo items already stored with trails ending at --now")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    engine = make_engine(args.database_url)
+    try:
+        create_schema(engine)
+        if args.command == "init":
+            print(f"schema ready at {engine.url!r}")
+            return 0
+        now = args.now or local_now()
+        result = seed_demo_mail(uow_factory(make_session_factory(engine)), now, refresh=args.refresh)
+        print(f"demo mail at {now:%Y-%m-%d %H:%M}: {result.added} added, "
+              f"{result.replaced} replaced, {result.kept} already there")
+        return 0
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

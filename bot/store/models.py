@@ -1,0 +1,160 @@
+"""SQLAlchemy models of the operational store: mail items, their tracking events, handovers.
+
+Times are stored as naive Beijing time (UTC+8, no daylight saving), the clock customers and
+agents read; `as_store_time` brings any datetime into that convention.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, declarative_base, relationship, validates
+
+from bot.config import TIMEZONE, local_now
+from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus
+from bot.text.tracking import normalise
+
+Base = declarative_base()
+
+
+def as_store_time(moment: datetime) -> datetime:
+    """Return `moment` as naive Beijing time; naive input is taken to be Beijing time already."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(TIMEZONE).replace(tzinfo=None)
+
+
+class Money(TypeDecorator):
+    """An exact decimal amount: NUMERIC where the database has it, text on SQLite.
+
+    SQLite has no decimal type and would round-trip amounts through floats.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 12, scale: int = 2) -> None:
+        super().__init__(precision, scale)
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(self.impl)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value).quantize(self._quantum)
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value).quantize(self._quantum)
+
+
+class MailItem(Base):
+    """One mail item (letter or parcel) and its current state."""
+
+    __tablename__ = "mail_item"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    number: Mapped[str] = Column(String(32), nullable=False, unique=True, index=True)
+    product: Mapped[str] = Column(String(32), nullable=False)
+    sender_area: Mapped[str] = Column(String(64), nullable=False)
+    sender_prefecture: Mapped[str] = Column(String(64), nullable=False)
+    recipient_area: Mapped[str] = Column(String(64), nullable=False)
+    recipient_prefecture: Mapped[str] = Column(String(64), nullable=False)
+    recipient_name: Mapped[str] = Column(String(64), nullable=False)
+    recipient_phone: Mapped[str] = Column(String(32), nullable=False)
+    recipient_address: Mapped[str] = Column(String(255), nullable=False)
+    posted_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    promised_by: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    insured_value: Mapped[Decimal | None] = Column(Money(12, 2), nullable=True)
+    postage: Mapped[Decimal] = Column(Money(10, 2), nullable=False)
+    weight_g: Mapped[int] = Column(Integer, nullable=False)
+    status: Mapped[str] = Column(String(24), nullable=False)
+    signed_by: Mapped[str | None] = Column(String(64), nullable=True)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False, default=local_now)
+
+    events: Mapped[list[TrackingEvent]] = relationship(
+        "TrackingEvent",
+        back_populates="mail",
+        order_by="[TrackingEvent.occurred_at, TrackingEvent.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    @validates("number")
+    def _normalise_number(self, _key: str, number: str) -> str:
+        return normalise(number)
+
+    def __repr__(self) -> str:
+        return f"<MailItem {self.number} {self.status}>"
+
+
+class TrackingEvent(Base):
+    """One scan of a mail item, as shown in its tracking trail."""
+
+    __tablename__ = "tracking_event"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    mail_id: Mapped[int] = Column(
+        Integer, ForeignKey("mail_item.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    occurred_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    place: Mapped[str] = Column(String(128), nullable=False)
+    unit: Mapped[str] = Column(String(128), nullable=False)
+    status_code: Mapped[str] = Column(String(24), nullable=False)
+    description: Mapped[str] = Column(Text, nullable=False)
+
+    mail: Mapped[MailItem] = relationship("MailItem", back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<TrackingEvent {self.occurred_at:%Y-%m-%d %H:%M} {self.status_code} {self.place}>"
+
+
+_OPEN_HANDOVER = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_HANDOVER_STATUSES))
+
+
+class HandoverRequest(Base):
+    """A customer's conversation waiting for, or taken by, a human agent."""
+
+    __tablename__ = "handover_request"
+    __table_args__ = (
+        # At most one open request per sender, even when two bot workers race.
+        Index(
+            "uq_handover_open_sender",
+            "sender_id",
+            unique=True,
+            sqlite_where=text(_OPEN_HANDOVER),
+            postgresql_where=text(_OPEN_HANDOVER),
+        ),
+        Index("ix_handover_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    sender_id: Mapped[str] = Column(String(128), nullable=False, index=True)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    reason: Mapped[str] = Column(String(32), nullable=False)
+    last_message: Mapped[str] = Column(Text, nullable=False, default="")
+    intent: Mapped[str | None] = Column(String(64), nullable=True)
+    status: Mapped[str] = Column(String(16), nullable=False, default=HandoverStatus.WAITING.value)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<HandoverRequest {self.id} {self.sender_id} {self.status}>"

@@ -1,0 +1,151 @@
+"""Mail query actions with a real CollectingDispatcher, real trackers, the real domain and SQLite."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import deps
+from actions.mail import ActionChaseMail, ActionQueryMail, ValidateMailQueryForm
+from bot.store import services
+from bot.store.db import make_engine, make_session_factory
+from bot.store.uow import uow_factory
+from tests.actions.conftest import make_tracker
+
+
+def slots_of(events):
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+async def run(action, tracker, domain):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher.messages, events
+
+
+@pytest.mark.asyncio
+async def test_in_transit_mail_answers_with_status_and_events(uows, domain):
+    tracker = make_tracker("EA000000005CN到哪了", slots={"tracking_number": "EA000000005CN"})
+    messages, events = await run(ActionQueryMail(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_mail_status"]
+    assert messages[0]["number"] == "EA000000005CN"
+    assert messages[0]["status"] == "运输中"
+    assert "西双版纳" in messages[0]["events"]
+    assert slots_of(events) == {
+        "tracking_number": None, "tracking_attempts": 0.0,
+        "last_tracking_number": "EA000000005CN", "mail_state": "normal",
+    }
+
+
+@pytest.mark.asyncio
+async def test_stuck_mail_offers_a_chase(uows, domain):
+    tracker = make_tracker("我的件一直不动", intent="delivery_delay",
+                           slots={"tracking_number": "EA000000014CN"})
+    messages, events = await run(ActionQueryMail(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_mail_stuck"]
+    assert messages[0]["days"] >= 4
+    assert slots_of(events)["mail_state"] == "problem"
+
+
+@pytest.mark.asyncio
+async def test_delivered_but_not_received_offers_to_check_and_masks_the_signer(uows, domain):
+    tracker = make_tracker("EA305127681CN", intent="inform",
+                           slots={"tracking_number": "EA305127681CN"},
+                           earlier_intents=("not_received",))
+    messages, events = await run(ActionQueryMail(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_mail_delivered"]
+    assert messages[0]["signer"] == "陈**"
+    assert slots_of(events)["mail_state"] == "problem"
+
+
+@pytest.mark.asyncio
+async def test_delivered_mail_on_a_plain_query_is_normal(uows, domain):
+    tracker = make_tracker("查一下1151238971060", slots={"tracking_number": "1151238971060"})
+    _, events = await run(ActionQueryMail(), tracker, domain)
+    assert slots_of(events)["mail_state"] == "normal"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("number,response", [
+    ("9812345678901", "utter_mail_at_station"),
+    ("RR123456785CN", "utter_mail_returned"),
+])
+async def test_station_and_returned_mail(uows, domain, number, response):
+    tracker = make_tracker(number, slots={"tracking_number": number})
+    messages, _ = await run(ActionQueryMail(), tracker, domain)
+    assert [m["response"] for m in messages] == [response]
+
+
+@pytest.mark.asyncio
+async def test_unknown_number_gets_a_clear_answer(uows, domain):
+    tracker = make_tracker("EA123456785CN", slots={"tracking_number": "EA123456785CN"})
+    messages, events = await run(ActionQueryMail(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_mail_not_found"]
+    assert slots_of(events)["mail_state"] == "unknown"
+
+
+@pytest.mark.asyncio
+async def test_database_down_gets_a_reply_and_a_log_line(domain, caplog):
+    engine = make_engine("sqlite:////nonexistent-dir/postdesk.db")
+    deps.override(uow_factory(make_session_factory(engine)))
+    try:
+        tracker = make_tracker("EA000000005CN", slots={"tracking_number": "EA000000005CN"})
+        messages, events = await run(ActionQueryMail(), tracker, domain)
+    finally:
+        deps.override()
+    assert [m["response"] for m in messages] == ["utter_mail_lookup_failed"]
+    assert "mail lookup failed" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_valid_number_is_accepted(domain):
+    tracker = make_tracker("EA000000005CN", intent="inform", active_loop="mail_query_form")
+    dispatcher = CollectingDispatcher()
+    result = await ValidateMailQueryForm().validate_tracking_number(
+        "ea000000005cn", dispatcher, tracker, domain)
+    assert result == {"tracking_number": "EA000000005CN", "tracking_attempts": 0.0}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.asyncio
+async def test_mistyped_number_is_asked_again_twice_then_accepted(domain):
+    validator = ValidateMailQueryForm()
+    attempts = 0.0
+    replies = []
+    for _ in range(3):
+        tracker = make_tracker("RR123456789CN", intent="inform", active_loop="mail_query_form",
+                               slots={"tracking_attempts": attempts})
+        dispatcher = CollectingDispatcher()
+        result = await validator.validate_tracking_number(
+            "RR123456789CN", dispatcher, tracker, domain)
+        replies.append([m["response"] for m in dispatcher.messages])
+        attempts = result.get("tracking_attempts", attempts)
+        if result["tracking_number"]:
+            break
+    assert replies == [["utter_tracking_mistyped"], ["utter_tracking_mistyped"],
+                       ["utter_tracking_gave_up"]]
+    assert result["tracking_number"] == "RR123456789CN"
+
+
+@pytest.mark.asyncio
+async def test_form_run_validates_the_number_from_the_message(domain):
+    tracker = make_tracker("RR123456789CN到哪了", active_loop="mail_query_form",
+                           slots={"tracking_number": "RR123456789CN",
+                                  "requested_slot": "tracking_number"},
+                           slots_from_message=("tracking_number",))
+    dispatcher = CollectingDispatcher()
+    events = await ValidateMailQueryForm().run(dispatcher, tracker, domain)
+    assert slots_of(events)["tracking_number"] is None
+    assert [m["response"] for m in dispatcher.messages] == ["utter_tracking_mistyped"]
+
+
+@pytest.mark.asyncio
+async def test_chase_is_recorded_once(uows, domain):
+    tracker = make_tracker("好的", intent="affirm",
+                           slots={"last_tracking_number": "EA000000014CN", "mail_state": "problem"})
+    first, _ = await run(ActionChaseMail(), tracker, domain)
+    second, _ = await run(ActionChaseMail(), tracker, domain)
+    assert [m["response"] for m in first + second] == ["utter_chase_recorded", "utter_chase_already"]
+    waiting = services.list_waiting_handovers(uows)
+    assert [(w.sender_id, w.reason) for w in waiting] == [("customer-1", "chase")]
+    assert "EA000000014CN" in waiting[0].last_message

@@ -1,0 +1,30 @@
+"""Rasa's own checks on the project: data validation and the conversation tests of tests/stories."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RASA = str(Path(sys.executable).with_name("rasa"))
+MODEL = ROOT / "models" / "postdesk.tar.gz"
+
+
+def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def test_rasa_data_validate_is_clean(tmp_path):
+    proc = run(["data", "validate", "--fail-on-warnings"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_conversation_stories_all_pass(tmp_path):
+    assert MODEL.exists(), "no trained model: run 'make train'"
+    out = tmp_path / "results"
+    proc = run(["test", "core", "--model", str(MODEL), "--stories", "tests/stories",
+                "--out", str(out), "--fail-on-prediction-errors"], tmp_path)
+    failed = out / "failed_test_stories.yml"
+    report = failed.read_text(encoding="utf-8") if failed.exists() else ""
+    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:] + report[:3000])
+    assert "None of the test stories failed" in report or report.strip() == "", report[:3000]

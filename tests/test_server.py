@@ -1,0 +1,102 @@
+"""End to end over real HTTP: the trained model in a real Rasa server, the real action server,
+a seeded SQLite mail store, and the REST channel's wire protocol."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bot.launcher import Stack, free_port, post_json as post
+from bot.store import services
+from bot.store.db import make_engine, make_session_factory
+from bot.store.uow import uow_factory
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "postdesk.tar.gz"
+TOKEN = "test-token-4f2a"
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    assert MODEL.exists(), "no trained model: run 'make train'"
+    tmp = tmp_path_factory.mktemp("stack")
+    db_url = f"sqlite:///{tmp / 'postdesk.db'}"
+    subprocess.run([sys.executable, "-m", "bot.store", "seed", "--database-url", db_url],
+                   cwd=ROOT, check=True, capture_output=True)
+    log = open(tmp / "servers.log", "w")
+    stack = Stack(MODEL, TOKEN, db_url, free_port(), free_port(), log=log, workdir=tmp)
+    try:
+        stack.start_actions()
+        stack.start_server()
+        yield stack
+    finally:
+        stack.close()
+        log.close()
+
+
+def test_seeded_mail_is_answered_with_its_status(stack: Stack) -> None:
+    replies = stack.say("t-track", "EA000000005CN到哪了")
+    text = "\n".join(replies)
+    assert "EA000000005CN" in text and "运输中" in text, replies
+
+
+def test_conversation_asks_for_the_number_then_offers_a_chase(stack: Stack) -> None:
+    assert any("单号" in r for r in stack.say("t-chase", "我的快递到哪了"))
+    stuck = "\n".join(stack.say("t-chase", "EA000000014CN"))
+    assert "没有新的动态" in stuck and "催查" in stuck, stuck
+    done = "\n".join(stack.say("t-chase", "好的麻烦了"))
+    assert "已为您登记催查" in done, done
+
+
+def test_mistyped_number_is_questioned(stack: Stack) -> None:
+    replies = "\n".join(stack.say("t-typo", "帮我查一下RR123456789CN"))
+    assert "校验位" in replies, replies
+
+
+def test_unknown_number_gets_a_clear_answer(stack: Stack) -> None:
+    replies = "\n".join(stack.say("t-unknown", "EA123456785CN到哪了"))
+    assert "没有查到" in replies, replies
+
+
+def test_request_human_is_recorded_once(stack: Stack) -> None:
+    stack.say("t-human", "转人工")
+    stack.say("t-human", "我要人工客服")
+    engine = make_engine(stack.database_url)
+    try:
+        waiting = services.list_waiting_handovers(uow_factory(make_session_factory(engine)))
+    finally:
+        engine.dispose()
+    assert [w.sender_id for w in waiting].count("t-human") == 1
+
+
+def test_malformed_requests_get_a_clear_400(stack: Stack) -> None:
+    status, body = post(stack.webhook, b"{not json")
+    assert status == 400 and "JSON object" in body["error"]
+    status, body = post(stack.webhook, {"sender": "x"})
+    assert status == 400 and "'message'" in body["error"]
+
+
+def test_http_api_needs_the_token(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+    status, _ = post(url, {"text": "你好"})
+    assert status == 401
+    status, parsed = post(url + f"?token={TOKEN}", {"text": "EA000000005CN到哪了"})
+    assert status == 200 and parsed["intent"]["name"] == "track_mail"
+    assert {"entity": "tracking_number", "value": "EA000000005CN"}.items() <= \
+        parsed["entities"][0].items()
+
+
+def test_action_server_down_the_customer_is_told(stack: Stack) -> None:
+    stack.stop_actions()
+    try:
+        replies = "\n".join(stack.say("t-down", "EA000000005CN到哪了"))
+        assert "连接不上" in replies, replies
+    finally:
+        stack.start_actions()
+    replies = "\n".join(stack.say("t-down-after", "EA000000005CN到哪了"))
+    assert "运输中" in replies, replies
