@@ -13,7 +13,9 @@ export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 
 # What a model is trained from: retrain only when one of these changed.
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) $(wildcard bot/nlu/*.py bot/text/*.py)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
+                bot/nlu/postal_entities.py bot/nlu/intent_blend.py \
+                $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
 
 .PHONY: help install train run test evaluate bench lint seed clean
 

@@ -1,6 +1,7 @@
 """Rasa's own checks on the project: data validation and the conversation tests of tests/stories."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,15 @@ def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_rasa_data_validate_is_clean(tmp_path):
-    proc = run(["data", "validate", "--fail-on-warnings"], tmp_path)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    """Valid data, and every warning is a response that an action sends (Rasa cannot see those)."""
+    proc = run(["data", "validate"], tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    warnings = [l for l in output.splitlines() if "UserWarning" in l]
+    unused = re.findall(r"The utterance '(\w+)' is not used", output)
+    assert len(unused) == len(warnings), "\n".join(warnings)
+    sources = "".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    assert [u for u in unused if f'"{u}"' not in sources] == []
 
 
 def test_conversation_stories_all_pass(tmp_path):

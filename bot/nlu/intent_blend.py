@@ -1,0 +1,142 @@
+"""An intent classifier that blends DIET's ranking with a linear model on the same features.
+
+DIET learns the intent and the entities jointly; on a few thousand short Chinese messages its
+intent confidences are sharp but brittle on phrasing it has not seen. A logistic regression over
+TF-IDF character 1-3-grams and jieba word 1-2-grams generalises differently, and averaging the
+two probability distributions is steadier than either (see `make evaluate`). The blend is the
+intent the dialogue and FallbackClassifier see; DIET's own entities are untouched.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text, Type
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+
+class TextFeatures:
+    """TF-IDF over characters (1-3) of the text and jieba words (1-2) of the tokens."""
+
+    def __init__(self) -> None:
+        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                     lowercase=True)
+        self.words = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2),
+                                     sublinear_tf=True, lowercase=True)
+
+    @staticmethod
+    def _words(messages: List[Message]) -> List[str]:
+        return [" ".join(t.text for t in m.get(TOKENS_NAMES[TEXT]) or []) for m in messages]
+
+    def fit_transform(self, messages: List[Message]) -> csr_matrix:
+        texts = [m.get(TEXT) for m in messages]
+        return hstack([self.chars.fit_transform(texts),
+                       self.words.fit_transform(self._words(messages))]).tocsr()
+
+    def transform(self, messages: List[Message]) -> csr_matrix:
+        texts = [m.get(TEXT) for m in messages]
+        return hstack([self.chars.transform(texts),
+                       self.words.transform(self._words(messages))]).tocsr()
+
+
+def blend(
+    diet_ranking: List[Dict[str, Any]], classes: List[str], probs: np.ndarray, weight: float
+) -> List[Dict[str, Any]]:
+    """Weighted average of DIET's confidences and the linear model's probabilities, sorted."""
+    scores = {c: (1 - weight) * float(p) for c, p in zip(classes, probs)}
+    for entry in diet_ranking:
+        scores[entry["name"]] = scores.get(entry["name"], 0.0) + weight * float(
+            entry.get("confidence") or 0.0)
+    return sorted(({"name": n, "confidence": s} for n, s in scores.items()),
+                  key=lambda e: -e["confidence"])
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class BlendedIntentClassifier(GraphComponent, IntentClassifier):
+    """Blends DIET's intent ranking with a logistic regression (place it right after DIET)."""
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """diet_weight: share of DIET in the blend; C: inverse regularisation of the LR."""
+        return {"diet_weight": 0.5, "C": 10.0, "max_iter": 3000, "ranking_length": 10}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
+                 resource: Resource, model: Optional[Dict[str, Any]] = None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._storage, self._resource = model_storage, resource
+        self.features: Optional[TextFeatures] = model["features"] if model else None
+        self.clf: Optional[LogisticRegression] = model["clf"] if model else None
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "BlendedIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit the linear model on the intent examples' sentence features."""
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return self._resource
+        self.features = TextFeatures()
+        self.clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"],
+                                      class_weight="balanced", solver="saga", random_state=7)
+        self.clf.fit(self.features.fit_transform(examples), [e.get(INTENT) for e in examples])
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._storage.write_to(self._resource) as model_dir:
+            sio.dump({"features": self.features, "clf": self.clf},
+                     model_dir / "intent_lr.skops")
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "BlendedIntentClassifier":
+        """Load the fitted linear model; without one the component passes DIET through."""
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                path = model_dir / "intent_lr.skops"
+                model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        except (ValueError, FileNotFoundError):
+            logger.warning("no trained intent blend found; using DIET's intents alone")
+            model = None
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Replace DIET's intent and ranking with the blend."""
+        todo = [m for m in messages if m.get(TEXT) and m.get(INTENT_RANKING_KEY)]
+        if self.clf is None or self.features is None or not todo:
+            return messages
+        probs = self.clf.predict_proba(self.features.transform(todo))
+        for message, p in zip(todo, probs):
+            ranking = blend(message.get(INTENT_RANKING_KEY), list(self.clf.classes_), p,
+                            self.config["diet_weight"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking[: self.config["ranking_length"]],
+                        add_to_output=True)
+        return messages

@@ -1,0 +1,53 @@
+"""The DIET + logistic-regression intent blend."""
+import numpy as np
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.intent_blend import BlendedIntentClassifier, blend
+
+
+def test_blend_averages_and_sorts():
+    ranking = blend([{"name": "a", "confidence": 0.9}, {"name": "b", "confidence": 0.1}],
+                    ["a", "b"], np.array([0.2, 0.8]), weight=0.5)
+    assert [r["name"] for r in ranking] == ["a", "b"]
+    assert abs(ranking[0]["confidence"] - 0.55) < 1e-9
+
+
+def test_the_linear_model_can_overrule_an_unsure_diet():
+    ranking = blend([{"name": "a", "confidence": 0.5}, {"name": "b", "confidence": 0.4}],
+                    ["a", "b", "c"], np.array([0.05, 0.9, 0.05]), weight=0.5)
+    assert ranking[0]["name"] == "b"
+    assert {r["name"] for r in ranking} == {"a", "b", "c"}
+
+
+def message(text, intent=None):
+    m = Message({TEXT: text, **({INTENT: intent} if intent else {})})
+    m.set(TOKENS_NAMES[TEXT], [Token(w, i) for i, w in enumerate(text.split())])
+    return m
+
+
+def test_component_trains_and_replaces_diets_ranking(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    storage = LocalModelStorage(tmp_path)
+    component = BlendedIntentClassifier({}, storage, Resource("blend"))
+    hello = ["你好 啊", "在 吗", "你好", "有人 在 吗", "hello 你好"]
+    bye = ["再见", "拜拜 了", "没事 了 再见", "先 这样 拜拜", "bye 再见"]
+    data = TrainingData([message(t, "greet") for t in hello] + [message(t, "goodbye") for t in bye])
+    component.train(data)
+    incoming = message("你好 在 吗")
+    incoming.set(INTENT_RANKING_KEY, [{"name": "goodbye", "confidence": 0.55},
+                                      {"name": "greet", "confidence": 0.45}])
+    (out,) = component.process([incoming])
+    assert out.get(INTENT)["name"] == "greet"
+    # and it survives persisting and loading
+    loaded = BlendedIntentClassifier.load({}, storage, Resource("blend"), None)
+    again = message("你好 在 吗")
+    again.set(INTENT_RANKING_KEY, [{"name": "goodbye", "confidence": 0.55},
+                                   {"name": "greet", "confidence": 0.45}])
+    assert loaded.process([again])[0].get(INTENT)["name"] == "greet"
+    assert [r["name"] for r in out.get(INTENT_RANKING_KEY)] == ["greet", "goodbye"]
