@@ -32,6 +32,23 @@ def handover_reason(intent: str | None) -> str:
     return "request_human"
 
 
+def queue_for_agent(tracker: Tracker, reason: str, last_message: str) -> services.HandoverTicket:
+    """Record that this conversation waits for an agent (once per waiting customer).
+
+    Raises:
+        SQLAlchemyError: when the store cannot be reached; the caller tells the customer.
+    """
+    return services.record_handover(
+        deps.uow_factory(),
+        sender_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel() or "rest",
+        reason=reason,
+        last_message=last_message,
+        intent=tracker.get_intent_of_latest_message(),
+        now=deps.now(),
+    )
+
+
 class ActionRequestHuman(Action):
     """Queues the conversation for an agent; asking twice does not queue it twice."""
 
@@ -44,15 +61,7 @@ class ActionRequestHuman(Action):
         intent = tracker.get_intent_of_latest_message()
         text = tracker.latest_message.get("text") or ""
         try:
-            ticket = services.record_handover(
-                deps.uow_factory(),
-                sender_id=tracker.sender_id,
-                channel=tracker.get_latest_input_channel() or "rest",
-                reason=handover_reason(intent),
-                last_message=text,
-                intent=intent,
-                now=deps.now(),
-            )
+            ticket = queue_for_agent(tracker, handover_reason(intent), text)
         except SQLAlchemyError:
             logger.exception("handover not recorded for %s: %s",
                              mask_text(tracker.sender_id), mask_text(text))

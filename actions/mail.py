@@ -5,12 +5,13 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
+from actions.handover import queue_for_agent
 from bot.store import services
 from bot.text import tracking
 from bot.text.masking import mask_text
@@ -138,7 +139,8 @@ class ActionQueryMail(Action):
         if status.is_overdue:
             dispatcher.utter_message(
                 response="utter_mail_overdue", number=status.number,
-                promised=f"{status.promised_by:%m月%d日}" if status.promised_by else "", status=status.status_label, events=events,
+                promised=f"{status.promised_by:%m月%d日}" if status.promised_by else "",
+                status=status.status_label, events=events,
             )
             return "problem"
         route = f"（{status.sender_area} → {status.recipient_area}）" if status.sender_area else ""
@@ -149,8 +151,21 @@ class ActionQueryMail(Action):
         return "normal"
 
 
+def done() -> List[EventType]:
+    """Close the offer and end the bot's turn.
+
+    The rules that lead here start at ``action_query_mail``; Rasa 3.6's RulePolicy does not find
+    their end again after this action, so the turn is ended explicitly instead of falling back.
+    """
+    return [SlotSet("mail_state", None), FollowupAction("action_listen")]
+
+
 class ActionChaseMail(Action):
-    """Records the customer's wish to chase a mail as a hand-over for an agent."""
+    """The customer said yes (or thanks) to the mail answer: do what the answer offered.
+
+    A stuck, overdue, returned or not-received mail is chased (recorded once for an agent); an
+    unknown number goes to a person; a mail that is fine needs nothing more.
+    """
 
     def name(self) -> Text:
         return "action_chase_mail"
@@ -158,22 +173,27 @@ class ActionChaseMail(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        state = tracker.get_slot("mail_state")
         number = tracker.get_slot("last_tracking_number") or ""
+        if state not in ("problem", "unknown"):
+            thanked = tracker.get_intent_of_latest_message() == "thank"
+            dispatcher.utter_message(
+                response="utter_you_are_welcome" if thanked else "utter_anything_else")
+            return done()
+        text = tracker.latest_message.get("text") or ""
+        reason, message = ("chase", f"催查 {number}") if state == "problem" else (
+            "request_human", text)
         try:
-            ticket = services.record_handover(
-                deps.uow_factory(),
-                sender_id=tracker.sender_id,
-                channel=tracker.get_latest_input_channel() or "rest",
-                reason="chase",
-                last_message=f"催查 {number}",
-                intent=tracker.get_intent_of_latest_message(),
-                now=deps.now(),
-            )
+            ticket = queue_for_agent(tracker, reason, message)
         except SQLAlchemyError:
-            logger.exception("chase for %s not recorded (sender %s)", number,
+            logger.exception("follow-up for %s not recorded (sender %s)", number,
                              mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_handover_failed")
-            return [SlotSet("mail_state", None)]
-        response = "utter_chase_recorded" if ticket.created else "utter_chase_already"
-        dispatcher.utter_message(response=response, tracking_number=number, ticket=ticket.id)
-        return [SlotSet("mail_state", None)]
+            return done()
+        if state == "problem":
+            response = "utter_chase_recorded" if ticket.created else "utter_chase_already"
+        else:
+            response = "utter_handover_created" if ticket.created else "utter_handover_waiting"
+        dispatcher.utter_message(response=response, tracking_number=number, ticket=ticket.id,
+                                 ahead=ticket.waiting_ahead)
+        return done()

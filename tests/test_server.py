@@ -53,6 +53,15 @@ def test_conversation_asks_for_the_number_then_offers_a_chase(stack: Stack) -> N
     assert "已为您登记催查" in done, done
 
 
+def test_a_thank_you_to_the_offer_accepts_the_chase(stack: Stack) -> None:
+    stuck = "\n".join(stack.say("t-thanks", "EA000000014CN怎么还不到"))
+    assert "催查" in stuck, stuck
+    done = "\n".join(stack.say("t-thanks", "好的谢谢"))
+    assert "已为您登记催查" in done, done
+    after = "\n".join(stack.say("t-thanks", "谢谢"))
+    assert "不客气" in after, after
+
+
 def test_mistyped_number_is_questioned(stack: Stack) -> None:
     replies = "\n".join(stack.say("t-typo", "帮我查一下RR123456789CN"))
     assert "校验位" in replies, replies

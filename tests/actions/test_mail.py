@@ -149,3 +149,19 @@ async def test_chase_is_recorded_once(uows, domain):
     waiting = services.list_waiting_handovers(uows)
     assert [(w.sender_id, w.reason) for w in waiting] == [("customer-1", "chase")]
     assert "EA000000014CN" in waiting[0].last_message
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("state,intent,response,queued", [
+    ("unknown", "affirm", "utter_handover_created", "request_human"),
+    ("normal", "affirm", "utter_anything_else", None),
+    ("normal", "thank", "utter_you_are_welcome", None),
+])
+async def test_a_yes_does_what_the_answer_offered(uows, domain, state, intent, response, queued):
+    tracker = make_tracker("好的", intent=intent,
+                           slots={"last_tracking_number": "EA000000005CN", "mail_state": state})
+    messages, events = await run(ActionChaseMail(), tracker, domain)
+    assert [m["response"] for m in messages] == [response]
+    assert slots_of(events) == {"mail_state": None}
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_listen"]
+    assert [w.reason for w in services.list_waiting_handovers(uows)] == ([queued] if queued else [])
