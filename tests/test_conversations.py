@@ -11,13 +11,13 @@ RASA = str(Path(sys.executable).with_name("rasa"))
 MODEL = ROOT / "models" / "postdesk.tar.gz"
 
 
-def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
-def test_rasa_data_validate_is_clean(tmp_path):
+def test_rasa_data_validate_is_clean():
     """Valid data, and every warning is a response that an action sends (Rasa cannot see those)."""
-    proc = run(["data", "validate"], tmp_path)
+    proc = run(["data", "validate"])
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     warnings = [l for l in output.splitlines() if "UserWarning" in l]
@@ -31,7 +31,7 @@ def test_conversation_stories_all_pass(tmp_path):
     assert MODEL.exists(), "no trained model: run 'make train'"
     out = tmp_path / "results"
     proc = run(["test", "core", "--model", str(MODEL), "--stories", "tests/stories",
-                "--out", str(out), "--fail-on-prediction-errors"], tmp_path)
+                "--out", str(out), "--fail-on-prediction-errors"])
     failed = out / "failed_test_stories.yml"
     report = failed.read_text(encoding="utf-8") if failed.exists() else ""
     assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:] + report[:3000])

@@ -1,4 +1,4 @@
-"""An intent classifier that blends DIET's ranking with a linear model on the same features.
+"""An intent classifier that blends DIET's ranking with a linear model on its own n-grams.
 
 DIET learns the intent and the entities jointly; on a few thousand short Chinese messages its
 intent confidences are sharp but brittle on phrasing it has not seen. A logistic regression over
@@ -43,15 +43,18 @@ class TextFeatures:
     def _words(messages: List[Message]) -> List[str]:
         return [" ".join(t.text for t in m.get(TOKENS_NAMES[TEXT]) or []) for m in messages]
 
-    def fit_transform(self, messages: List[Message]) -> csr_matrix:
+    def _matrix(self, messages: List[Message], fit: bool) -> csr_matrix:
         texts = [m.get(TEXT) for m in messages]
-        return hstack([self.chars.fit_transform(texts),
-                       self.words.fit_transform(self._words(messages))]).tocsr()
+        words = self._words(messages)
+        if fit:
+            return hstack([self.chars.fit_transform(texts), self.words.fit_transform(words)]).tocsr()
+        return hstack([self.chars.transform(texts), self.words.transform(words)]).tocsr()
+
+    def fit_transform(self, messages: List[Message]) -> csr_matrix:
+        return self._matrix(messages, fit=True)
 
     def transform(self, messages: List[Message]) -> csr_matrix:
-        texts = [m.get(TEXT) for m in messages]
-        return hstack([self.chars.transform(texts),
-                       self.words.transform(self._words(messages))]).tocsr()
+        return self._matrix(messages, fit=False)
 
 
 def blend(

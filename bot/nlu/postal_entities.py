@@ -1,8 +1,8 @@
 """Deterministic extraction of postal entities, built on a blank spaCy ``zh`` pipeline.
 
 Tracking numbers, phone numbers, places of the gazetteer, mail kinds and products follow
-closed rules, so they are matched, not learned: a spaCy ``Matcher``-free ``EntityRuler`` with
-phrase patterns handles the vocabularies (segmented by jieba, like Rasa's tokenizer), and the
+closed rules, so they are matched, not learned: a spaCy ``EntityRuler`` with phrase
+patterns handles the vocabularies (segmented by jieba, like Rasa's tokenizer), and the
 number formats are found with the checks of :mod:`bot.text.tracking` and :mod:`bot.text.phones`.
 DIET still handles ``item`` and the cases no rule covers; where both found the same thing,
 this component's entity wins.
