@@ -121,7 +121,7 @@ class Stack:
             endpoints.write_text(
                 f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n')
         self.server = self._popen(
-            [RASA, "run", "--model", str(self.model), "--port", str(self.rasa_port),
+            [sys.executable, "-m", "bot.server", "run", "--model", str(self.model), "--port", str(self.rasa_port),
              "--enable-api", "--auth-token", self.token, "--credentials", "credentials.yml",
              "--endpoints", str(endpoints)])
         if not wait_http(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", self.server,
