@@ -36,6 +36,8 @@ class Settings:
     rasa_token: str = ""
     stuck_hours: float = 48.0
     log_level: str = "INFO"
+    workorder_policy: str = ""      # deadline policy YAML; "" = bot/workorders/policy.yml
+    calendar_overrides: str = ""    # holiday override YAML; "" = bot/workorders/calendar_overrides.yml
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -53,6 +55,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         rasa_token=values.get("RASA_TOKEN") or defaults.rasa_token,
         stuck_hours=float(values.get("STUCK_HOURS") or defaults.stuck_hours),
         log_level=values.get("LOG_LEVEL") or defaults.log_level,
+        workorder_policy=values.get("WORKORDER_POLICY") or defaults.workorder_policy,
+        calendar_overrides=values.get("CALENDAR_OVERRIDES") or defaults.calendar_overrides,
     )
 
 
