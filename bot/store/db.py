@@ -4,12 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
-
-from bot.store.models import Base
 
 
 def _is_memory_sqlite(database: str | None) -> bool:
@@ -58,6 +56,32 @@ def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, class_=Session, future=True, expire_on_commit=False)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The revision whose tables a database made before migrations existed already has.
+BASELINE_REVISION = "0001"
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """An Alembic configuration for this package's migrations, bound to `connection`."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet (safe to run again)."""
-    Base.metadata.create_all(engine)
+    """Bring the schema up to the newest migration (safe to run again).
+
+    A database created before migrations existed (tables present, no ``alembic_version``)
+    is stamped at the baseline revision first, then upgraded.
+    """
+    from alembic import command
+
+    with engine.begin() as connection:
+        tables = set(inspect(connection).get_table_names())
+        config = alembic_config(connection)
+        if "mail_item" in tables and "alembic_version" not in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")

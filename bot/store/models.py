@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -19,13 +20,22 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declarative_base, relationship, validates
 
 from bot.config import TIMEZONE, local_now
-from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus
+from bot.store.status import (
+    OPEN_HANDOVER_STATUSES,
+    OPEN_WORK_ORDER_STATUSES,
+    HandoverStatus,
+    PickupStatus,
+    Priority,
+    WorkOrderStatus,
+)
 from bot.text.tracking import normalise
 
 Base = declarative_base()
@@ -158,3 +168,166 @@ class HandoverRequest(Base):
 
     def __repr__(self) -> str:
         return f"<HandoverRequest {self.id} {self.sender_id} {self.status}>"
+
+
+_OPEN_WORK_ORDER = "status IN ({}) AND mail_number IS NOT NULL".format(
+    ", ".join(f"'{s.value}'" for s in OPEN_WORK_ORDER_STATUSES)
+)
+
+
+class WorkOrder(Base):
+    """A work order (工单): a complaint or query that a seat must answer before its deadline.
+
+    The deadline is fixed when the order is opened (from the channel's limit); remaining time
+    and overdue state are computed when read. ``customer_phone`` is stored raw and shown
+    masked wherever it leaves the store.
+    """
+
+    __tablename__ = "work_order"
+    __table_args__ = (
+        # One open order per mail and category: a second complaint links to the first.
+        Index(
+            "uq_work_order_open_mail_category",
+            "mail_number",
+            "category",
+            unique=True,
+            sqlite_where=text(_OPEN_WORK_ORDER),
+            postgresql_where=text(_OPEN_WORK_ORDER),
+        ),
+        Index("ix_work_order_status_deadline", "status", "deadline"),
+        Index("ix_work_order_customer_phone", "customer_phone"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    number: Mapped[str | None] = Column(String(24), nullable=True, unique=True)
+    # The originating channel's own number of the order that opened it (see WorkOrderSource).
+    external_id: Mapped[str | None] = Column(String(64), nullable=True)
+    channel: Mapped[str] = Column(String(24), nullable=False)
+    category: Mapped[str] = Column(String(24), nullable=False)
+    mail_number: Mapped[str | None] = Column(String(32), nullable=True, index=True)
+    customer_phone: Mapped[str | None] = Column(String(32), nullable=True)
+    customer_name: Mapped[str | None] = Column(String(64), nullable=True)
+    sender_id: Mapped[str | None] = Column(String(128), nullable=True, index=True)
+    description: Mapped[str] = Column(Text, nullable=False, default="")
+    priority: Mapped[str] = Column(String(16), nullable=False, default=Priority.NORMAL.value)
+    assigned_unit: Mapped[str | None] = Column(String(128), nullable=True)
+    county: Mapped[str | None] = Column(String(64), nullable=True)
+    status: Mapped[str] = Column(String(16), nullable=False, default=WorkOrderStatus.NEW.value)
+    opened_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    deadline: Mapped[datetime] = Column(DateTime, nullable=False)
+    answered_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    callback_satisfied: Mapped[bool | None] = Column(Boolean, nullable=True)
+    responsible_unit: Mapped[str | None] = Column(String(128), nullable=True)
+    contacts: Mapped[int] = Column(Integer, nullable=False, default=1)
+    # The escalation order of a chased pickup (at most one per pickup).
+    pickup_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("pickup_order.id", ondelete="SET NULL"), nullable=True, unique=True
+    )
+
+    history: Mapped[list[WorkOrderEvent]] = relationship(
+        "WorkOrderEvent",
+        back_populates="work_order",
+        order_by="[WorkOrderEvent.at, WorkOrderEvent.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    @validates("mail_number")
+    def _normalise_mail_number(self, _key: str, number: str | None) -> str | None:
+        return normalise(number) if number else None
+
+    def __repr__(self) -> str:
+        return f"<WorkOrder {self.number} {self.channel}/{self.category} {self.status}>"
+
+
+class WorkOrderSource(Base):
+    """A channel's order (its own number) that was imported into, or linked to, a work order.
+
+    Unique per channel and number, so importing the same export again writes nothing twice,
+    also for rows that were linked to an order another row had opened.
+    """
+
+    __tablename__ = "work_order_source"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_work_order_source_channel_external"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = Column(
+        Integer, ForeignKey("work_order.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel: Mapped[str] = Column(String(24), nullable=False)
+    external_id: Mapped[str] = Column(String(64), nullable=False)
+    received_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+    work_order: Mapped[WorkOrder] = relationship("WorkOrder")
+
+
+class WorkOrderEvent(Base):
+    """One line of a work order's history: who did what, when. Never changed once written."""
+
+    __tablename__ = "work_order_event"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = Column(
+        Integer, ForeignKey("work_order.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+    actor: Mapped[str] = Column(String(64), nullable=False)
+    action: Mapped[str] = Column(String(24), nullable=False)
+    detail: Mapped[str] = Column(Text, nullable=False, default="")
+
+    work_order: Mapped[WorkOrder] = relationship("WorkOrder", back_populates="history")
+
+    def __repr__(self) -> str:
+        return f"<WorkOrderEvent {self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}>"
+
+
+class PickupOrder(Base):
+    """A booked collection (派揽) at a customer's address within a time window."""
+
+    __tablename__ = "pickup_order"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    number: Mapped[str | None] = Column(String(24), nullable=True, unique=True)
+    sender_id: Mapped[str | None] = Column(String(128), nullable=True, index=True)
+    channel: Mapped[str] = Column(String(24), nullable=False)
+    address: Mapped[str] = Column(String(255), nullable=False)
+    phone: Mapped[str] = Column(String(32), nullable=False, index=True)
+    time_window: Mapped[str] = Column(String(64), nullable=False)
+    status: Mapped[str] = Column(String(16), nullable=False, default=PickupStatus.BOOKED.value)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+    reminders: Mapped[list[PickupReminder]] = relationship(
+        "PickupReminder",
+        back_populates="pickup",
+        order_by="[PickupReminder.at, PickupReminder.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<PickupOrder {self.number} {self.status}>"
+
+
+class PickupReminder(Base):
+    """One chase (催) of a pickup; ``turn_key`` makes a customer turn count once."""
+
+    __tablename__ = "pickup_reminder"
+    __table_args__ = (UniqueConstraint("pickup_id", "turn_key", name="uq_pickup_reminder_turn"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    pickup_id: Mapped[int] = Column(
+        Integer, ForeignKey("pickup_order.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    turn_key: Mapped[str] = Column(String(128), nullable=False)
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+    pickup: Mapped[PickupOrder] = relationship("PickupOrder", back_populates="reminders")
+
+
+@event.listens_for(WorkOrderEvent, "before_update")
+def _history_is_append_only(_mapper: Any, _connection: Any, target: WorkOrderEvent) -> None:
+    raise ValueError(f"work-order history is append-only (event {target.id})")

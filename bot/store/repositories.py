@@ -1,14 +1,31 @@
 """Repositories: the only code that queries the store's tables (cosmicpython style)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.store.models import HandoverRequest, MailItem
-from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus, StatusCode
+from bot.store.models import (
+    HandoverRequest,
+    MailItem,
+    PickupOrder,
+    PickupReminder,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderSource,
+)
+from bot.store.status import (
+    OPEN_HANDOVER_STATUSES,
+    OPEN_WORK_ORDER_STATUSES,
+    HandoverStatus,
+    PickupStatus,
+    StatusCode,
+)
 from bot.text.tracking import normalise
 
 _OPEN = [s.value for s in OPEN_HANDOVER_STATUSES]
+_OPEN_ORDERS = [s.value for s in OPEN_WORK_ORDER_STATUSES]
 
 
 class MailRepository:
@@ -78,3 +95,123 @@ class HandoverRepository:
             .order_by(HandoverRequest.created_at, HandoverRequest.id)
         )
         return list(self.session.execute(stmt).scalars())
+
+
+class WorkOrderRepository:
+    """Work orders and their append-only history."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, order: WorkOrder) -> None:
+        """Stage a new work order; ``flush`` gives it an id."""
+        self.session.add(order)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def log(self, order: WorkOrder, at: datetime, actor: str, action: str, detail: str = "") -> None:
+        """Append one line to the order's history."""
+        order.history.append(WorkOrderEvent(at=at, actor=actor, action=action, detail=detail))
+
+    def get_by_number(self, number: str, lock: bool = False) -> WorkOrder | None:
+        """The order with this number (``lock``: row-locked until commit where supported)."""
+        stmt = select(WorkOrder).where(WorkOrder.number == number.strip().upper())
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def open_for_mail(self, mail_number: str, category: str) -> WorkOrder | None:
+        """The open order for this mail and category, if any."""
+        stmt = select(WorkOrder).where(
+            WorkOrder.mail_number == normalise(mail_number),
+            WorkOrder.category == category,
+            WorkOrder.status.in_(_OPEN_ORDERS),
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    def by_external_id(self, channel: str, external_id: str) -> WorkOrder | None:
+        """The order that `channel`'s order `external_id` was imported into or linked to."""
+        stmt = select(WorkOrder).join(WorkOrderSource).where(
+            WorkOrderSource.channel == channel, WorkOrderSource.external_id == external_id
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def add_source(self, order: WorkOrder, channel: str, external_id: str,
+                   received_at: datetime) -> None:
+        """Remember that `channel`'s order `external_id` went into `order`."""
+        self.session.add(WorkOrderSource(work_order=order, channel=channel,
+                                         external_id=external_id, received_at=received_at))
+
+    def for_pickup(self, pickup_id: int) -> WorkOrder | None:
+        """The escalation order of a pickup, if one was opened."""
+        stmt = select(WorkOrder).where(WorkOrder.pickup_id == pickup_id)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def find(
+        self,
+        mail_number: str | None = None,
+        phone: str | None = None,
+        sender_id: str | None = None,
+    ) -> list[WorkOrder]:
+        """Orders matching any of the given keys, newest first."""
+        conditions = []
+        if mail_number:
+            conditions.append(WorkOrder.mail_number == normalise(mail_number))
+        if phone:
+            conditions.append(WorkOrder.customer_phone == phone)
+        if sender_id:
+            conditions.append(WorkOrder.sender_id == sender_id)
+        if not conditions:
+            return []
+        stmt = (
+            select(WorkOrder)
+            .where(or_(*conditions))
+            .order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc())
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    def list(self) -> list[WorkOrder]:
+        """Every order, soonest deadline first."""
+        stmt = select(WorkOrder).order_by(WorkOrder.deadline, WorkOrder.id)
+        return list(self.session.execute(stmt).scalars())
+
+
+class PickupRepository:
+    """Pickup bookings and the customers' reminders."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, pickup: PickupOrder) -> None:
+        self.session.add(pickup)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def get_by_number(self, number: str) -> PickupOrder | None:
+        stmt = select(PickupOrder).where(PickupOrder.number == number.strip().upper())
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def latest_open(self, sender_id: str | None = None, phone: str | None = None) -> PickupOrder | None:
+        """The customer's most recent booking that is still waiting to be collected."""
+        conditions = []
+        if sender_id:
+            conditions.append(PickupOrder.sender_id == sender_id)
+        if phone:
+            conditions.append(PickupOrder.phone == phone)
+        if not conditions:
+            return None
+        stmt = (
+            select(PickupOrder)
+            .where(or_(*conditions), PickupOrder.status == PickupStatus.BOOKED.value)
+            .order_by(PickupOrder.created_at.desc(), PickupOrder.id.desc())
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    def count_reminders(self, pickup_id: int) -> int:
+        stmt = select(func.count(PickupReminder.id)).where(PickupReminder.pickup_id == pickup_id)
+        return int(self.session.execute(stmt).scalar_one())
+
+    def add_reminder(self, reminder: PickupReminder) -> None:
+        self.session.add(reminder)

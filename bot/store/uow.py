@@ -7,7 +7,12 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from bot.store.repositories import HandoverRepository, MailRepository
+from bot.store.repositories import (
+    HandoverRepository,
+    MailRepository,
+    PickupRepository,
+    WorkOrderRepository,
+)
 
 
 class UnitOfWork:
@@ -24,6 +29,8 @@ class UnitOfWork:
 
     mail: MailRepository
     handovers: HandoverRepository
+    work_orders: WorkOrderRepository
+    pickups: PickupRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -32,6 +39,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.mail = MailRepository(self.session)
         self.handovers = HandoverRepository(self.session)
+        self.work_orders = WorkOrderRepository(self.session)
+        self.pickups = PickupRepository(self.session)
         return self
 
     def __exit__(

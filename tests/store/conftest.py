@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Iterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -45,12 +46,19 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     url = "sqlite://" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
     if engine.dialect.name != "sqlite":
-        Base.metadata.drop_all(engine)
+        drop_everything(engine)
     create_schema(engine)
     yield engine
     if engine.dialect.name != "sqlite":
-        Base.metadata.drop_all(engine)
+        drop_everything(engine)
     engine.dispose()
+
+
+def drop_everything(engine: Engine) -> None:
+    """Drop PostDesk's tables and the migration bookkeeping (a scratch PostgreSQL database)."""
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 @pytest.fixture
