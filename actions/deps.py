@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Callable, Optional
 
 from bot.config import load_settings, local_now
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.uow import UnitOfWork
+from bot.workorders.policy import DeadlinePolicy, load_policy
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ UowFactory = Callable[[], UnitOfWork]
 _uow_factory: Optional[UowFactory] = None
 _clock: Callable[[], datetime] = local_now
 _stuck_hours: Optional[float] = None
+_rules: Optional[DeadlinePolicy] = None
 
 
 def uow_factory() -> UowFactory:
@@ -42,6 +45,18 @@ def stuck_hours() -> float:
     return _stuck_hours
 
 
+def deadline_rules() -> DeadlinePolicy:
+    """The work-order deadline policy from the configured files (loaded once)."""
+    global _rules
+    if _rules is None:
+        settings = load_settings()
+        _rules = load_policy(
+            Path(settings.workorder_policy) if settings.workorder_policy else None,
+            Path(settings.calendar_overrides) if settings.calendar_overrides else None,
+        )
+    return _rules
+
+
 def now() -> datetime:
     """The current time (Beijing, naive), replaceable in tests."""
     return _clock()
@@ -51,9 +66,11 @@ def override(
     factory: Optional[UowFactory] = None,
     clock: Optional[Callable[[], datetime]] = None,
     stuck: Optional[float] = None,
+    rules: Optional[DeadlinePolicy] = None,
 ) -> None:
     """Replace the dependencies (for tests); ``override()`` with no arguments resets them."""
-    global _uow_factory, _clock, _stuck_hours
+    global _uow_factory, _clock, _stuck_hours, _rules
     _uow_factory = factory
     _clock = clock or local_now
     _stuck_hours = stuck
+    _rules = rules

@@ -2,8 +2,12 @@
 a seeded SQLite mail store, and the REST channel's wire protocol."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -12,7 +16,9 @@ import pytest
 from bot.launcher import Stack, free_port, post_json as post
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
+from bot.store import workorders as wo
 from bot.store.uow import uow_factory
+from bot.workorders.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "postdesk.tar.gz"
@@ -81,6 +87,57 @@ def test_request_human_is_recorded_once(stack: Stack) -> None:
     finally:
         engine.dispose()
     assert [w.sender_id for w in waiting].count("t-human") == 1
+
+
+def tracker_slots(stack: Stack, sender: str) -> dict:
+    url = (f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker"
+           f"?token={TOKEN}")
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())["slots"]
+
+
+def test_a_damaged_parcel_complaint_gets_a_work_order_and_drafts(stack: Stack) -> None:
+    first = "\n".join(stack.say("t-complaint", "EA000000005CN 包裹破了我要投诉"))
+    assert "联系电话" in first, first
+    check = "\n".join(stack.say("t-complaint", "13812345678"))
+    assert "确认提交" in check and "138****5678" in check, check
+    assert "13812345678" not in check
+    done = "\n".join(stack.say("t-complaint", "是的"))
+    found = re.search(r"工单 (GD\d+)", done)
+    assert found and "前给您答复" in done, done
+    number = found.group(1)
+
+    draft = tracker_slots(stack, "t-complaint")["followup_draft"]
+    assert draft["work_order"] == number
+    for text in (draft["feedback"], draft["callback_script"]):
+        assert "EA000000005CN" in text, text
+        assert "破损" in text or "损毁" in text, text
+        assert "西双版纳州邮区中心局" in text, text
+    assert "13812345678" not in json.dumps(draft, ensure_ascii=False)
+
+    engine = make_engine(stack.database_url)
+    try:
+        orders = wo.find_work_orders(uow_factory(make_session_factory(engine)), load_policy(),
+                                     datetime.now(), mail_number="EA000000005CN")
+    finally:
+        engine.dispose()
+    assert [(o.number, o.category.value, o.customer_phone) for o in orders] == [
+        (number, "damaged", "13812345678")]
+
+    progress = "\n".join(stack.say("t-complaint", "我上次投诉的事怎么样了"))
+    assert number in progress, progress
+
+
+def test_pickup_is_booked_and_the_third_chase_escalates(stack: Stack) -> None:
+    assert "地址" in "\n".join(stack.say("t-pickup", "能上门来取件吗"))
+    assert "电话" in "\n".join(stack.say("t-pickup", "蒙自市天马路18号邮政小区3栋"))
+    assert "时间" in "\n".join(stack.say("t-pickup", "13987654321"))
+    booked = "\n".join(stack.say("t-pickup", "明天上午"))
+    assert "预约号 LS" in booked and "139****4321" in booked, booked
+    chases = ["约好上午来取件的 到现在都没人来", "取件的人到底什么时候来", "第三次催了 还是没人来揽收"]
+    replies = ["\n".join(stack.say("t-pickup", text)) for text in chases]
+    assert "第 1 次" in replies[0] and "第 2 次" in replies[1], replies
+    assert re.search(r"督办工单 GD\d+", replies[2]), replies
 
 
 def test_malformed_requests_get_a_clear_400(stack: Stack) -> None:

@@ -40,3 +40,10 @@ def normalise(text: str) -> str | None:
     if len(found) == 1 and found[0].start == 0 and found[0].end == len(text.strip()):
         return found[0].digits
     return None
+
+
+def the_one_in(text: str) -> str | None:
+    """Digits of the single phone number somewhere in the text ("我的电话 138 1234 5678"), or
+    None when there is none or more than one."""
+    found = find_all(text)
+    return found[0].digits if len(found) == 1 else None

@@ -64,3 +64,17 @@ def make_tracker(
         active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
+
+
+def slots_of(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The slots an action set, by name."""
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+async def run(action: Any, tracker: Tracker, domain: dict[str, Any]) -> tuple[list, list]:
+    """Run an action with a real CollectingDispatcher; return its messages and events."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher.messages, events

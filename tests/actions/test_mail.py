@@ -10,17 +10,7 @@ from actions.mail import ActionChaseMail, ActionQueryMail, ValidateMailQueryForm
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store.uow import uow_factory
-from tests.actions.conftest import make_tracker
-
-
-def slots_of(events):
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-
-
-async def run(action, tracker, domain):
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher.messages, events
+from tests.actions.conftest import make_tracker, run, slots_of
 
 
 @pytest.mark.asyncio

@@ -40,3 +40,11 @@ def test_normalise_accepts_one_number_only():
     assert phones.normalise(" 13812345678 ") == "13812345678"
     assert phones.normalise("13812345678 和 13912345678") is None
     assert phones.normalise("12345") is None
+
+def test_the_one_phone_in_a_sentence() -> None:
+    from bot.text.phones import the_one_in
+
+    assert the_one_in("我的电话 138 1234 5678 谢谢") == "13812345678"
+    assert the_one_in("座机0873-3712345") == "08733712345"
+    assert the_one_in("没有电话") is None
+    assert the_one_in("13812345678 或者 13987654321") is None
