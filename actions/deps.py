@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 from typing import Callable, Optional
 
 from bot.config import load_settings, local_now
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.uow import UnitOfWork
-from bot.workorders.policy import DeadlinePolicy, load_policy
+from bot.workorders.policy import DeadlinePolicy, policy_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +48,7 @@ def deadline_rules() -> DeadlinePolicy:
     """The work-order deadline policy from the configured files (loaded once)."""
     global _rules
     if _rules is None:
-        settings = load_settings()
-        _rules = load_policy(
-            Path(settings.workorder_policy) if settings.workorder_policy else None,
-            Path(settings.calendar_overrides) if settings.calendar_overrides else None,
-        )
+        _rules = policy_from_settings(load_settings())
     return _rules
 
 

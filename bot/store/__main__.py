@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Sequence
 
 from bot.store.db import create_schema, make_engine, make_session_factory
-from bot.config import local_now
+from bot.config import load_settings, local_now
 from bot.store.models import as_store_time
-from bot.store.seed import seed_demo_mail
+from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.uow import uow_factory
+from bot.workorders.policy import policy_from_settings
 
 
 def _iso_datetime(value: str) -> datetime:
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot.store", description="PostDesk mail store")
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create the tables that do not exist yet")
-    seed = commands.add_parser("seed", help="create the tables and add the demo mail items")
+    seed = commands.add_parser("seed", help="create the tables and add the demo mail items and "
+                                            "work orders")
     for command in (init, seed):
         command.add_argument("--database-url", required=True, help="e.g. sqlite:///var/postdesk.db")
     seed.add_argument("--now", type=_iso_datetime, default=None,
@@ -45,9 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"schema ready at {engine.url!r}")
             return 0
         now = args.now or local_now()
-        result = seed_demo_mail(uow_factory(make_session_factory(engine)), now, refresh=args.refresh)
+        uows = uow_factory(make_session_factory(engine))
+        result = seed_demo_mail(uows, now, refresh=args.refresh)
         print(f"demo mail at {now:%Y-%m-%d %H:%M}: {result.added} added, "
               f"{result.replaced} replaced, {result.kept} already there")
+        orders = seed_demo_work_orders(uows, policy_from_settings(load_settings()), now)
+        print(f"demo work orders: {orders} added")
         return 0
     finally:
         engine.dispose()

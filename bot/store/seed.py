@@ -15,8 +15,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.store.models import MailItem, TrackingEvent, as_store_time
+from bot.store.status import Category, Channel, Priority
 from bot.store.status import StatusCode as S
 from bot.store.uow import UowFactory
+from bot.store.workorders import (
+    DeadlineRules,
+    NewWorkOrder,
+    book_pickup,
+    open_work_order,
+    record_feedback,
+    remind_pickup,
+)
 from bot.text import gazetteer
 
 IN_TRANSIT_TO_JINGHONG = "EA000000005CN"
@@ -456,3 +465,62 @@ def seed_demo_mail(uow_factory: UowFactory, now: datetime, refresh: bool = False
             uow.mail.add(mail)
         uow.commit()
     return SeedResult(added, replaced, kept)
+
+
+# Demo work orders from the channels the seats serve: (hours before now, request, answered after
+# hours or None). External ids make seeding them idempotent.
+def _demo_orders() -> list[tuple[float, NewWorkOrder, float | None]]:
+    return [
+        (6, NewWorkOrder(Channel.DIRECT_11183, Category.DELAY,
+                         "客户来电：邮件在昆明停了好几天没有动静，要求尽快投递并回电说明",
+                         mail_number=STUCK_AT_KUNMING_VALID, customer_phone="13708712345",
+                         customer_name="杨丽", external_id="DEMO-11183D-0001"), None),
+        (30, NewWorkOrder(Channel.GOV_12345, Category.DELIVERY_SERVICE,
+                          "没有经过本人同意放在门卫，也没打电话，东西差点丢了",
+                          mail_number=DELIVERED_TO_GATEKEEPER, customer_phone="15087341122",
+                          external_id="DEMO-12345-0001"), None),
+        (2, NewWorkOrder(Channel.PINDUODUO, Category.DAMAGED,
+                         "拼多多买家反映外包装破损，里面的杯子碎了一个", mail_number="9912873460159",
+                         customer_phone="13987013344", external_id="DEMO-PDD-0001"), None),
+        (7, NewWorkOrder(Channel.SPB_TRANSFER, Category.ATTITUDE,
+                         "国家邮政局转办：客户称蒙自营业部柜台人员态度恶劣，拒绝解释资费",
+                         customer_phone="13887315566", county="蒙自市",
+                         priority=Priority.HIGH, external_id="DEMO-SPB-0001"), None),
+        (20, NewWorkOrder(Channel.WECHAT, Category.IMPROPER_FEE,
+                          "到付说好12元，投递员收了20元", mail_number=AT_STATION_TENGCHONG,
+                          customer_phone="18725067788", external_id="DEMO-WX-0001"), 3),
+        (3, NewWorkOrder(Channel.CAINIAO, Category.DELAY, "菜鸟工单：买家催件，超过承诺时效",
+                         mail_number="9860347129905", external_id="DEMO-CN-0001"), None),
+        (20, NewWorkOrder(Channel.STATE_GRID, Category.OTHER,
+                          "国网申诉：电费发票挂号信一直没有收到", customer_phone="13759021234",
+                          county="麒麟区", external_id="DEMO-SG-0001"), None),
+    ]
+
+
+def seed_demo_work_orders(uow_factory: UowFactory, rules: DeadlineRules, now: datetime) -> int:
+    """Store the demo work orders and one pickup chased three times (escalated); idempotent.
+
+    Returns:
+        How many work orders were created now.
+    """
+    now = as_store_time(now)
+    created = 0
+    for hours, request, answered_after in _demo_orders():
+        opened_at = now - timedelta(hours=hours)
+        opened = open_work_order(uow_factory, rules, request, opened_at,
+                                 actor=f"import:{Channel(request.channel).value}")
+        if not opened.created:
+            continue
+        created += 1
+        if answered_after is not None:
+            record_feedback(uow_factory, rules, opened.order.number,
+                            opened_at + timedelta(hours=answered_after), "agent:demo",
+                            "已核实多收8元，已安排投递员当面退还，并对其进行了批评教育")
+    booking, _ = book_pickup(uow_factory, channel=Channel.WECHAT, address="景洪市宣慰大道66号",
+                             phone="13987650001", time_window="今天上午",
+                             now=now - timedelta(hours=5), sender_id="demo-pickup")
+    for k in range(1, 4):
+        reminder = remind_pickup(uow_factory, rules, turn_key=f"demo-pickup:{k}",
+                                 now=now - timedelta(hours=4 - k), pickup_number=booking.number)
+        created += 1 if reminder.escalated_now == "opened" else 0
+    return created

@@ -21,7 +21,7 @@ from bot.store.status import Channel
 from bot.store.uow import uow_factory
 from bot.text.masking import mask_text
 from bot.workorders.importer import ImportFileError, ImportReport, import_file
-from bot.workorders.policy import load_policy
+from bot.workorders.policy import policy_from_settings
 
 EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2
 
@@ -89,10 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     settings = load_settings()
     try:
-        rules = load_policy(
-            Path(settings.workorder_policy) if settings.workorder_policy else None,
-            Path(settings.calendar_overrides) if settings.calendar_overrides else None,
-        )
+        rules = policy_from_settings(settings)
     except (OSError, ValueError) as exc:
         print(f"工单时限配置有误 / bad deadline policy: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from bot.config import Settings
 from bot.store.status import Channel
 from bot.workorders.calendar import (
     DEFAULT_OVERRIDES_PATH,
@@ -212,3 +213,12 @@ def load_policy(path: Path | None = None, overrides_path: Path | None = None) ->
         raise ValueError(f"{path}: units: expected a mapping of unit name to windows, got {units!r}")
     unit_windows = {str(unit): _windows(value, path, f"units.{unit}") for unit, value in units.items()}
     return DeadlinePolicy(limits=limits, calendar=WorkingCalendar(windows, overrides), unit_windows=unit_windows)
+
+
+def policy_from_settings(settings: Settings) -> DeadlinePolicy:
+    """The policy from the files the settings name (``WORKORDER_POLICY``, ``CALENDAR_OVERRIDES``),
+    or the defaults shipped in this package."""
+    return load_policy(
+        Path(settings.workorder_policy) if settings.workorder_policy else None,
+        Path(settings.calendar_overrides) if settings.calendar_overrides else None,
+    )

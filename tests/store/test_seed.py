@@ -107,3 +107,21 @@ def test_demo_timing_accepts_an_aware_now(now: datetime) -> None:
 @pytest.mark.parametrize("number", FIXED)
 def test_fixed_demo_numbers_are_module_constants(number: str) -> None:
     assert number in {m.number for m in demo_mail(datetime(2025, 1, 1))}
+
+
+def test_demo_work_orders_cover_the_channels_and_seed_once(uows, now) -> None:
+    from bot.store import workorders as wo
+    from bot.store.seed import seed_demo_mail, seed_demo_work_orders
+    from bot.store.status import Channel, Priority
+    from bot.workorders.policy import load_policy
+
+    rules = load_policy()
+    seed_demo_mail(uows, now)
+    assert seed_demo_work_orders(uows, rules, now) == 8  # 7 channel orders + 1 pickup escalation
+    assert seed_demo_work_orders(uows, rules, now) == 0
+    orders = wo.list_work_orders(uows, rules, now)
+    assert len(orders) == 8
+    assert {o.channel for o in orders} == set(Channel) - {Channel.HOTLINE_11183}
+    assert any(o.overdue for o in orders) and any(not o.overdue for o in orders)
+    escalation = [o for o in orders if o.priority is Priority.HIGH and "预约揽收" in o.description]
+    assert len(escalation) == 1
