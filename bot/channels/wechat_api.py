@@ -1,0 +1,381 @@
+"""Client for WeChat's customer-service message API (客服消息), on aiohttp.
+
+Used when a reply is not ready within WeChat's passive-reply window: the bot answers `success`
+to the webhook and delivers the reply later through `message/custom/send`.
+
+- The access token comes from `cgi-bin/stable_token`, is cached until shortly before it expires
+  and is fetched single-flight: any number of concurrent senders cause one HTTP request.
+- 40001/42001/40014 (token invalid or expired): the token is renewed and the send retried once.
+- 45015/45047 (48-hour reply window closed, or quota used up): `WindowClosed` at once, no retry;
+  the caller flags the conversation for an agent.
+- -1 (system busy), HTTP 5xx, timeouts and connection errors: retried with bounded exponential
+  backoff, at most `max_attempts` sends in all, then `SendFailed`.
+
+Log lines never contain the access token or the app secret, and show openids shortened.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
+
+import aiohttp
+
+from bot.text.masking import HIDDEN
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.weixin.qq.com"
+
+# Token invalid ("invalid credential" / "not latest"), expired, or the wrong kind.
+TOKEN_ERRORS = frozenset({40001, 42001, 40014})
+# 45015: the user has not written within 48 hours; 45047: the customer-service quota is used up.
+WINDOW_ERRORS = frozenset({45015, 45047})
+SYSTEM_BUSY = -1
+
+# The stable token is renewed before it runs out: WeChat itself hands out the next one five
+# minutes early, and a token that dies in flight would cost a round trip.
+_TOKEN_MARGIN_S = 300.0
+_MAX_BACKOFF_S = 5.0
+
+
+def mask_openid(openid: str) -> str:
+    """Shorten an openid for log lines: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" -> "oUpF****eS6o"."""
+    return openid[:4] + HIDDEN + openid[-4:] if len(openid) > 12 else HIDDEN
+
+
+class WeChatApiError(Exception):
+    """WeChat answered with an error code that is not retried.
+
+    Attributes:
+        errcode: WeChat's error code; -1 also stands for transport failures (timeout, refused).
+        errmsg: WeChat's message or a short description; never contains the token or secret.
+    """
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class WindowClosed(WeChatApiError):
+    """45015 or 45047: the message cannot be delivered now; not retried, hand over to an agent."""
+
+
+class SendFailed(WeChatApiError):
+    """Gave up after the bounded retries (busy, timeouts, or a token that stays invalid)."""
+
+
+class _Transient(Exception):
+    """A failure worth another attempt: -1, HTTP 5xx, an unreadable answer, timeout, connection."""
+
+    def __init__(self, errcode: int, errmsg: str, ambiguous: bool) -> None:
+        super().__init__(errmsg)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        # True when WeChat may have acted on the request although we saw no answer.
+        self.ambiguous = ambiguous
+
+
+class WeChatClient:
+    """Access token handling and customer-service text messages for one Official Account.
+
+    Args:
+        app_id: the Official Account's AppID.
+        app_secret: its AppSecret; only ever sent to the token endpoint, never logged.
+        base_url: WeChat's API host; tests point it at a fake server.
+        session: an aiohttp session to use (the owner closes it); by default the client opens
+            one on first use and closes it in `close()`.
+        timeout_s: total timeout of one HTTP request.
+        max_attempts: sends (or token fetches) tried for transient failures before `SendFailed`.
+        backoff_s: first pause between attempts; doubled each time, capped at 5 s.
+        clock: monotonic clock in seconds, injectable for tests of the token lifetime.
+        remember_keys: how many confirmed idempotency keys are kept (oldest forgotten first).
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 5.0,
+        max_attempts: int = 3,
+        backoff_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        remember_keys: int = 10_000,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._base_url = base_url.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._clock = clock
+        self._remember_keys = remember_keys
+        self._token: str | None = None
+        self._token_renew_at = 0.0
+        self._token_lock = asyncio.Lock()
+        self._confirmed: OrderedDict[str, None] = OrderedDict()
+        # Sends in flight per idempotency key: [lock, callers holding or waiting for it].
+        self._in_flight: dict[str, list[Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"WeChatClient(app_id={self._app_id!r}, base_url={self._base_url!r})"
+
+    async def close(self) -> None:
+        """Close the HTTP session if this client opened it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ---- access token -------------------------------------------------------------------------
+
+    async def access_token(self, force_refresh: bool = False) -> str:
+        """The current access token, fetched from `stable_token` when missing or about to expire.
+
+        Concurrent callers share one fetch. `force_refresh=True` asks WeChat for a new token,
+        which invalidates the old one for every process using this app (WeChat allows it 20
+        times a day, 30 s apart), so the send path only uses it as a last resort.
+
+        Raises:
+            WeChatApiError: the token endpoint refused (e.g. 40125 wrong secret, 40164 IP not
+                whitelisted).
+            SendFailed: the token endpoint stayed busy or unreachable for `max_attempts` tries.
+        """
+        if not force_refresh and self._token_is_fresh():
+            return self._token  # type: ignore[return-value]
+        async with self._token_lock:
+            if not force_refresh and self._token_is_fresh():
+                return self._token  # type: ignore[return-value]
+            return await self._with_retries("token fetch", lambda: self._fetch_token(force_refresh))
+
+    async def _renew_token(self, rejected: str) -> str:
+        """A token other than `rejected`, fetched once however many senders saw it rejected."""
+        async with self._token_lock:
+            if self._token is not None and self._token != rejected and self._token_is_fresh():
+                return self._token  # another sender renewed it while we waited
+            self._token = None
+            # Normal mode first: it returns the newest token without invalidating it for other
+            # processes. Only if WeChat still hands out the rejected one is a refresh forced.
+            token = await self._with_retries("token fetch", lambda: self._fetch_token(False))
+            if token == rejected:
+                token = await self._with_retries("token fetch", lambda: self._fetch_token(True))
+            return token
+
+    def _token_is_fresh(self) -> bool:
+        return self._token is not None and self._clock() < self._token_renew_at
+
+    async def _fetch_token(self, force_refresh: bool) -> str:
+        body = {
+            "grant_type": "client_credential",
+            "appid": self._app_id,
+            "secret": self._app_secret,
+            "force_refresh": force_refresh,
+        }
+        answer = await self._post("/cgi-bin/stable_token", body, params=None, ambiguous=False)
+        errcode = _errcode(answer)
+        token = answer.get("access_token")
+        if errcode == SYSTEM_BUSY:
+            raise _Transient(errcode, self._redact(str(answer.get("errmsg", ""))), ambiguous=False)
+        if errcode != 0 or not isinstance(token, str) or not token:
+            errmsg = self._redact(str(answer.get("errmsg", "no access_token in the answer")))
+            logger.error("WeChat token fetch refused: errcode=%s errmsg=%s", errcode, errmsg)
+            raise WeChatApiError(errcode if errcode != 0 else -1, errmsg)
+        try:
+            expires_in = float(answer.get("expires_in", 7200))
+        except (TypeError, ValueError):
+            expires_in = 7200.0
+        margin = min(_TOKEN_MARGIN_S, expires_in / 10)
+        self._token = token
+        self._token_renew_at = self._clock() + expires_in - margin
+        logger.info("WeChat access token fetched (force_refresh=%s, expires_in=%.0f s)",
+                    force_refresh, expires_in)
+        return token
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    async def send_text(self, openid: str, content: str, idempotency_key: str) -> None:
+        """Send a text message to a customer through the customer-service API.
+
+        A send confirmed by WeChat (errcode 0) under `idempotency_key` is remembered, and a later
+        call with the same key returns without sending; concurrent calls with the same key wait
+        for each other. Limits of that promise:
+
+        - WeChat's API takes no idempotency key. When a request times out or the connection drops
+          after WeChat accepted the message, the retry delivers it a second time; nothing on our
+          side can tell. Retries are therefore bounded by `max_attempts` (connection failures
+          before the request was sent, and -1 answers, do not carry this risk).
+        - Confirmed keys are kept in this process only, the last `remember_keys` of them; they
+          are lost on restart and not shared between processes (the webhook's MsgId
+          de-duplication is what prevents a message from being answered twice).
+
+        Args:
+            openid: the customer's openid (FromUserName of the incoming message).
+            content: the text; the caller keeps it within WeChat's length limit.
+            idempotency_key: identifies this message, e.g. "<MsgId>:<part>".
+
+        Raises:
+            ValueError: empty openid or content.
+            WindowClosed: 45015 or 45047; not retried.
+            SendFailed: busy, timeouts or an invalid token after the bounded retries.
+            WeChatApiError: any other error code (not retried).
+        """
+        if not openid or not content:
+            raise ValueError("openid and content must not be empty")
+        if idempotency_key in self._confirmed:
+            logger.info("WeChat send to %s skipped: key already confirmed", mask_openid(openid))
+            return
+        gate = self._in_flight.setdefault(idempotency_key, [asyncio.Lock(), 0])
+        gate[1] += 1
+        try:
+            async with gate[0]:
+                if idempotency_key in self._confirmed:
+                    logger.info("WeChat send to %s skipped: key already confirmed",
+                                mask_openid(openid))
+                    return
+                await self._send_text(openid, content)
+                self._remember(idempotency_key)
+        finally:
+            gate[1] -= 1
+            if gate[1] == 0:
+                del self._in_flight[idempotency_key]
+
+    async def send_texts(self, openid: str, contents: Sequence[str], key_prefix: str) -> None:
+        """Send several texts in order, keyed `"{key_prefix}:{index}"`.
+
+        Stops at the first error, which propagates (`WindowClosed` included): the messages before
+        it were delivered and their keys confirmed, so calling again with the same prefix sends
+        only the rest.
+        """
+        for index, content in enumerate(contents):
+            await self.send_text(openid, content, f"{key_prefix}:{index}")
+
+    async def _send_text(self, openid: str, content: str) -> None:
+        body = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+        who = mask_openid(openid)
+        token_renewed = False
+        failures = 0
+        while True:
+            try:
+                token = await self.access_token()
+                answer = await self._post("/cgi-bin/message/custom/send", body,
+                                          params={"access_token": token}, ambiguous=True)
+                errcode = _errcode(answer)
+                errmsg = self._redact(str(answer.get("errmsg", "")))
+                if errcode == SYSTEM_BUSY:
+                    raise _Transient(errcode, errmsg, ambiguous=False)
+            except _Transient as exc:
+                failures += 1
+                if failures >= self._max_attempts:
+                    logger.error("WeChat send to %s failed after %d attempts: %s",
+                                 who, failures, exc.errmsg)
+                    raise SendFailed(exc.errcode, f"gave up after {failures} attempts: {exc.errmsg}")
+                delay = self._backoff(failures)
+                logger.warning("WeChat send to %s: %s%s; retry %d/%d in %.2f s", who, exc.errmsg,
+                               " (WeChat may have delivered it)" if exc.ambiguous else "",
+                               failures, self._max_attempts - 1, delay)
+                await asyncio.sleep(delay)
+                continue
+            if errcode == 0:
+                logger.info("WeChat sent %d characters to %s", len(content), who)
+                return
+            if errcode in WINDOW_ERRORS:
+                logger.warning("WeChat send to %s refused (errcode %s): needs an agent", who, errcode)
+                raise WindowClosed(errcode, errmsg)
+            if errcode in TOKEN_ERRORS:
+                if token_renewed:
+                    logger.error("WeChat send to %s: token refused again (errcode %s)", who, errcode)
+                    raise SendFailed(errcode, f"token refused after renewal: {errmsg}")
+                token_renewed = True
+                logger.warning("WeChat send to %s: token refused (errcode %s), renewing", who,
+                               errcode)
+                await self._renew_token(token)
+                continue
+            logger.error("WeChat send to %s refused: errcode=%s errmsg=%s", who, errcode, errmsg)
+            raise WeChatApiError(errcode, errmsg)
+
+    async def _with_retries(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run `call` up to `max_attempts` times while it fails transiently."""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await call()
+            except _Transient as exc:
+                if attempt >= self._max_attempts:
+                    logger.error("WeChat %s failed after %d attempts: %s", what, attempt, exc.errmsg)
+                    raise SendFailed(exc.errcode, f"{what} gave up after {attempt} attempts: "
+                                                  f"{exc.errmsg}") from None
+                delay = self._backoff(attempt)
+                logger.warning("WeChat %s: %s; retry in %.2f s", what, exc.errmsg, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, failures: int) -> float:
+        return min(self._backoff_s * 2 ** (failures - 1), _MAX_BACKOFF_S)
+
+    def _remember(self, key: str) -> None:
+        self._confirmed[key] = None
+        self._confirmed.move_to_end(key)
+        while len(self._confirmed) > self._remember_keys:
+            self._confirmed.popitem(last=False)
+
+    # ---- HTTP ---------------------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    async def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None,
+                    ambiguous: bool) -> dict[str, Any]:
+        """POST JSON and return WeChat's JSON answer; transient failures raise `_Transient`.
+
+        `ambiguous` says whether WeChat may have acted on a request whose answer never arrived.
+        Exception texts from aiohttp are not passed on: they can contain the URL with the token.
+        """
+        # Raw UTF-8, not \\u escapes: WeChat shows escaped Chinese and emoji literally.
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        try:
+            async with self._http().post(self._base_url + path, data=data, params=params,
+                                         headers=headers, timeout=self._timeout) as response:
+                if response.status >= 500:
+                    raise _Transient(SYSTEM_BUSY, f"HTTP {response.status}", ambiguous=ambiguous)
+                if response.status != 200:
+                    raise WeChatApiError(-1, f"HTTP {response.status}")
+                answer = await response.json(content_type=None)
+        except asyncio.TimeoutError:
+            raise _Transient(SYSTEM_BUSY, f"timed out after {self._timeout.total} s",
+                             ambiguous=ambiguous) from None
+        except aiohttp.ClientConnectorError as exc:
+            # The connection was never made, so nothing reached WeChat.
+            raise _Transient(SYSTEM_BUSY, f"cannot connect ({type(exc).__name__})",
+                             ambiguous=False) from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise _Transient(SYSTEM_BUSY, f"no usable answer ({type(exc).__name__})",
+                             ambiguous=ambiguous) from None
+        if not isinstance(answer, dict):
+            raise _Transient(SYSTEM_BUSY, "answer is not a JSON object", ambiguous=ambiguous)
+        return answer
+
+    def _redact(self, text: str) -> str:
+        """Remove the secret and the current token from text WeChat sent back, just in case."""
+        for secret in (self._app_secret, self._token):
+            if secret:
+                text = text.replace(secret, HIDDEN)
+        return text
+
+
+def _errcode(answer: dict[str, Any]) -> int:
+    try:
+        return int(answer.get("errcode", 0))
+    except (TypeError, ValueError):
+        return SYSTEM_BUSY
