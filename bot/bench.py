@@ -1,4 +1,5 @@
-"""Benchmarks: NLU latency, full turns through the REST channel, training time, peak memory.
+"""Benchmarks: NLU latency, full turns through the REST and WeChat channels, training time,
+peak memory.
 
 ``python -m bot.bench --model models/postdesk.tar.gz`` (what ``make bench`` calls). Everything
 runs on loopback against servers this command starts itself; figures are printed, not asserted.
@@ -17,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from bot.config import PROJECT_ROOT
+from bot.channels.wechat_sim import WeChatSimulator
+from bot.config import PROJECT_ROOT, load_settings
 from bot.launcher import Stack, free_port, post_json
 
 MESSAGES = [
@@ -126,6 +128,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             elapsed = time.perf_counter() - t0
             print(f"Throughput, REST turns:       {total / elapsed:.1f} turns/s "
                   f"({total} mixed turns, {args.concurrency} concurrent senders)", flush=True)
+            settings = load_settings()
+            sim = WeChatSimulator(f"http://127.0.0.1:{stack.rasa_port}/webhooks/wechat/webhook",
+                                  settings.wechat_token, settings.wechat_app_id)
+            passive = timed(lambda: sim.say(f"o_bench_{next(i)}", "EA000000005CN到哪了"), args.n)
+            print(f"WeChat passive reply:         {percentiles(passive)}", flush=True)
+
+            def one_wechat(k: int) -> None:
+                sim.say(f"o_bench_c{k}", MESSAGES[k % len(MESSAGES)])
+
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(one_wechat, range(total)))
+            elapsed = time.perf_counter() - t0
+            print(f"Throughput, WeChat webhook:   {total / elapsed:.1f} messages/s "
+                  f"({total} mixed messages, signed, {args.concurrency} concurrent senders)",
+                  flush=True)
             assert stack.server is not None and stack.actions is not None
             print(f"Peak memory:                  Rasa server {peak_rss_mb(stack.server.pid):.0f} "
                   f"MiB, action server {peak_rss_mb(stack.actions.pid):.0f} MiB", flush=True)

@@ -38,6 +38,14 @@ class Settings:
     log_level: str = "INFO"
     workorder_policy: str = ""      # deadline policy YAML; "" = bot/workorders/policy.yml
     calendar_overrides: str = ""    # holiday override YAML; "" = bot/workorders/calendar_overrides.yml
+    # WeChat Official Account (bot/channels/wechat.py). The defaults are demo values for local use.
+    wechat_token: str = "postdesk-demo-token"
+    wechat_app_id: str = "wx0000000000demo"
+    wechat_app_secret: str = "postdesk-demo-secret"
+    wechat_encoding_aes_key: str = ""   # 43 characters; empty = plain mode
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    redis_url: str = ""                 # e.g. redis://127.0.0.1:6379/0; empty = in-process stores
+    wechat_passive_wait_s: float = 4.0  # longer turns answer `success` and reply through the API
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -57,6 +65,15 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         log_level=values.get("LOG_LEVEL") or defaults.log_level,
         workorder_policy=values.get("WORKORDER_POLICY") or defaults.workorder_policy,
         calendar_overrides=values.get("CALENDAR_OVERRIDES") or defaults.calendar_overrides,
+        wechat_token=values.get("WECHAT_TOKEN") or defaults.wechat_token,
+        wechat_app_id=values.get("WECHAT_APP_ID") or defaults.wechat_app_id,
+        wechat_app_secret=values.get("WECHAT_APP_SECRET") or defaults.wechat_app_secret,
+        wechat_encoding_aes_key=values.get("WECHAT_ENCODING_AES_KEY",
+                                           defaults.wechat_encoding_aes_key),
+        wechat_api_base_url=values.get("WECHAT_API_BASE_URL") or defaults.wechat_api_base_url,
+        redis_url=values.get("REDIS_URL") or defaults.redis_url,
+        wechat_passive_wait_s=float(values.get("WECHAT_PASSIVE_WAIT_S")
+                                    or defaults.wechat_passive_wait_s),
     )
 
 

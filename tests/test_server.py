@@ -19,6 +19,9 @@ from bot.store.db import make_engine, make_session_factory
 from bot.store import workorders as wo
 from bot.store.uow import uow_factory
 from bot.workorders.policy import load_policy
+from bot.channels.wechat_sim import WeChatSimulator
+from tests.channels.conftest import AES_KEY, APP_ID, ThreadedFake, wechat_env
+from tests.channels.conftest import TOKEN as WECHAT_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "postdesk.tar.gz"
@@ -36,13 +39,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                    cwd=ROOT, check=True, capture_output=True)
     log = open(tmp / "servers.log", "w")
     stack = Stack(MODEL, TOKEN, db_url, free_port(), free_port(), log=log, workdir=tmp)
-    try:
-        stack.start_actions()
-        stack.start_server()
-        yield stack
-    finally:
-        stack.close()
-        log.close()
+    with ThreadedFake(app_id=APP_ID) as fake:
+        # The WeChat channel of the same server talks to the fake customer-service API.
+        stack.env.update(wechat_env(fake, db_url, passive_wait_s=4.0))
+        stack.fake_wechat = fake  # type: ignore[attr-defined]
+        try:
+            stack.start_actions()
+            stack.start_server()
+            yield stack
+        finally:
+            stack.close()
+            log.close()
+
+
+def wechat(stack: Stack, aes: bool = False) -> WeChatSimulator:
+    return WeChatSimulator(f"http://127.0.0.1:{stack.rasa_port}/webhooks/wechat/webhook",
+                           WECHAT_TOKEN, APP_ID, AES_KEY if aes else "")
 
 
 def test_seeded_mail_is_answered_with_its_status(stack: Stack) -> None:
@@ -140,6 +152,16 @@ def test_pickup_is_booked_and_the_third_chase_escalates(stack: Stack) -> None:
     assert re.search(r"督办工单 GD\d+", replies[2]), replies
 
 
+@pytest.mark.parametrize("aes", [False, True], ids=["plain", "safe"])
+def test_wechat_customers_get_the_mail_status_passively(stack: Stack, aes: bool) -> None:
+    sim = wechat(stack, aes)
+    assert sim.verify("echo-42").body == "echo-42"
+    reply = sim.say(f"o_e2e_{aes}", "EA000000005CN到哪了")
+    assert reply.status == 200 and reply.text and "运输中" in reply.text, reply
+    forged = WeChatSimulator(sim.url, "not-the-token", APP_ID).say("o_forger", "转人工")
+    assert forged.status == 403
+
+
 def test_malformed_requests_get_a_clear_400(stack: Stack) -> None:
     status, body = post(stack.webhook, b"{not json")
     assert status == 400 and "JSON object" in body["error"]
@@ -162,6 +184,8 @@ def test_action_server_down_the_customer_is_told(stack: Stack) -> None:
     try:
         replies = "\n".join(stack.say("t-down", "EA000000005CN到哪了"))
         assert "连接不上" in replies, replies
+        via_wechat = wechat(stack).say("o_down", "EA000000005CN到哪了")
+        assert via_wechat.text and "连接不上" in via_wechat.text, via_wechat
     finally:
         stack.start_actions()
     replies = "\n".join(stack.say("t-down-after", "EA000000005CN到哪了"))

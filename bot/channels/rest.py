@@ -110,14 +110,18 @@ class SafeRestInput(RestInput):
         return hook
 
     async def _no_reply_text(self, request: Request, body: Dict[str, Any]) -> str:
-        """Explain a silent turn; the usual cause is an action server that is down."""
-        agent = getattr(request.app.ctx, "agent", None)
-        endpoint = getattr(agent, "action_endpoint", None)
-        url = getattr(endpoint, "url", None)
-        if not await action_server_reachable(url):
-            logger.error("action server %s unreachable; told sender %s the service is down",
-                         url, mask_text(body["sender"]))
-            return ACTIONS_DOWN_TEXT
-        logger.error("no reply produced for sender %s (message: %s)",
-                     mask_text(body["sender"]), mask_text(body["message"]))
-        return NO_REPLY_TEXT
+        return await explain_silence(request, body["sender"], body["message"])
+
+
+async def explain_silence(request: Request, sender: str, message: str) -> str:
+    """The reply for a turn that produced none (usually: the action server is down), logged."""
+    agent = getattr(request.app.ctx, "agent", None)
+    endpoint = getattr(agent, "action_endpoint", None)
+    url = getattr(endpoint, "url", None)
+    if not await action_server_reachable(url):
+        logger.error("action server %s unreachable; told sender %s the service is down",
+                     url, mask_text(sender))
+        return ACTIONS_DOWN_TEXT
+    logger.error("no reply produced for sender %s (message: %s)", mask_text(sender),
+                 mask_text(message))
+    return NO_REPLY_TEXT

@@ -1,0 +1,384 @@
+"""The WeChat Official Account channel (name ``wechat``): ``/webhooks/wechat/webhook``.
+
+Speaks WeChat's server protocol (bot/channels/wechat_protocol.py): URL verification, plain and
+safe mode, signature and replay checks before anything reaches Rasa. Each message is handled in
+a task of its own, so a webhook request that WeChat gives up on (it waits 5 s, then retries)
+does not cancel the turn. The reply goes back passively when it is ready within
+``PASSIVE_WAIT_S``; otherwise the request answers ``success`` and the reply is delivered through
+the customer-service API (bot/channels/wechat_api.py). A message (``MsgId``; events:
+``FromUserName`` + ``CreateTime``) is handled once across retries and processes (Redis when
+configured), and one customer's messages are handled in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels import wechat_protocol as wp
+from bot.channels.rest import NO_REPLY_TEXT, explain_silence
+from bot.channels.wechat_api import WeChatClient, WindowClosed
+from bot.config import Settings, load_settings, local_now
+from bot.text.masking import mask_text
+
+logger = logging.getLogger(__name__)
+
+DEDUP_TTL_S = 600
+MAX_API_MESSAGES = 5
+SUCCESS = "success"
+
+# Menu CLICK keys the account's menu may send, and the intent each stands for (allow-list).
+CLICK_INTENTS: Mapping[str, str] = {
+    "TRACK_MAIL": "track_mail",
+    "SCHEDULE_PICKUP": "schedule_pickup",
+    "COMPLAINT_PROGRESS": "complaint_progress",
+    "ASK_FEE": "ask_fee",
+    "ASK_OUTLET": "ask_outlet",
+    "REQUEST_HUMAN": "request_human",
+}
+
+WELCOME = (
+    "您好，欢迎关注中国邮政云南客服！我可以帮您查邮件、催派送、预约上门揽收、登记投诉，"
+    "也可以回答资费、禁寄物品和网点的问题。直接发单号就能查件，比如“EA123456785CN”。"
+)
+NON_TEXT_REPLIES: Mapping[str, str] = {
+    "image": "收到您的图片了，已转给人工客服查看，请稍候。如果是查件，直接发单号给我就行。",
+    "location": "收到您的位置了，已转给人工客服。需要预约上门揽收的话，请回复“上门取件”。",
+    "link": "收到您分享的链接了，已转给人工客服查看。",
+    "video": "收到您的视频了，已转给人工客服查看。",
+    "shortvideo": "收到您的视频了，已转给人工客服查看。",
+    "file": "收到您的文件了，已转给人工客服查看。",
+}
+VOICE_UNCLEAR = "抱歉，没听清您的语音，麻烦打字告诉我好吗？"
+WINDOW_CLOSED_NOTE = "wechat_window_closed"
+
+
+class SharedNonceStore:
+    """Redis for nonces and message ids across processes; in-process while Redis is down.
+
+    While Redis cannot be reached, duplicates are still caught within this process and the
+    operator gets a log line (at most one a minute); nothing a customer sends is refused.
+    """
+
+    def __init__(self, primary: wp.NonceStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self.primary, self.fallback = primary, wp.MemoryNonceStore()
+        self._clock = clock
+        self._last_warning = float("-inf")
+
+    def add_if_absent(self, key: str, ttl_s: int) -> bool:
+        import redis
+
+        try:
+            return self.primary.add_if_absent(key, ttl_s)
+        except redis.RedisError as e:
+            if self._clock() - self._last_warning > 60:
+                logger.error("redis unavailable (%s): duplicates are caught in this process only",
+                             type(e).__name__)
+                self._last_warning = self._clock()
+            return self.fallback.add_if_absent(key, ttl_s)
+
+
+@dataclass
+class Turn:
+    """One customer message being handled, shared by the webhook requests that wait for it."""
+
+    key: str
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    texts: List[str] = field(default_factory=list)
+    waiters: int = 0
+    claimed: bool = False
+
+    def claim(self) -> bool:
+        """True for exactly one caller: the one that delivers the reply."""
+        if self.claimed:
+            return False
+        self.claimed = True
+        return True
+
+
+class WeChatOutput(OutputChannel):
+    """Sends bot messages through the customer-service API (for replies outside a webhook)."""
+
+    def __init__(self, client: WeChatClient) -> None:
+        self.client = client
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for chunk in wp.split_for_wechat([text]):
+            await self.client.send_text(recipient_id, chunk, idempotency_key=f"out:{uuid.uuid4()}")
+
+
+class WeChatInput(InputChannel):
+    """Input channel for a WeChat Official Account's server URL."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Configured from the environment (bot.config), not from credentials.yml values."""
+        return cls(load_settings())
+
+    def __init__(self, settings: Settings, client: Optional[WeChatClient] = None) -> None:
+        self.settings = settings
+        self.passive_wait_s = settings.wechat_passive_wait_s
+        self._client = client
+        self._crypto: Optional[wp.Crypto] = None
+        self._store: Optional[wp.NonceStore] = None
+        self._replay: Optional[wp.ReplayGuard] = None
+        self._turns: Dict[str, Turn] = {}
+        self._user_locks: Dict[str, asyncio.Lock] = {}
+        self._user_pending: Dict[str, int] = {}
+        self._choices: Dict[str, Dict[str, str]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._uow_factory: Any = None
+
+    # Resources, created on first use (never at import time).
+    @property
+    def client(self) -> WeChatClient:
+        if self._client is None:
+            self._client = WeChatClient(self.settings.wechat_app_id, self.settings.wechat_app_secret,
+                                        base_url=self.settings.wechat_api_base_url)
+        return self._client
+
+    @property
+    def store(self) -> wp.NonceStore:
+        if self._store is None:
+            if self.settings.redis_url:
+                import redis
+
+                self._store = SharedNonceStore(
+                    wp.RedisNonceStore(redis.Redis.from_url(self.settings.redis_url,
+                                                            socket_timeout=0.5)))
+            else:
+                self._store = wp.MemoryNonceStore()
+        return self._store
+
+    @property
+    def replay(self) -> wp.ReplayGuard:
+        if self._replay is None:
+            self._replay = wp.ReplayGuard(store=self.store)
+        return self._replay
+
+    @property
+    def crypto(self) -> Optional[wp.Crypto]:
+        if self._crypto is None and self.settings.wechat_encoding_aes_key:
+            self._crypto = wp.Crypto(self.settings.wechat_token,
+                                     self.settings.wechat_encoding_aes_key,
+                                     self.settings.wechat_app_id)
+        return self._crypto
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WeChatOutput(self.client)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Health, URL verification (GET) and the message webhook (POST)."""
+        hook = Blueprint("wechat_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            args = request.args
+            try:
+                echo = wp.verify_url(self.settings.wechat_token, args.get("signature", ""),
+                                     args.get("timestamp", ""), args.get("nonce", ""),
+                                     args.get("echostr", ""))
+            except wp.ProtocolError as e:
+                logger.warning("wechat URL verification refused: %s", e)
+                return response.text("forbidden", status=403)
+            return response.text(echo)
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.body or b""
+            if len(body) > wp.MAX_BODY:
+                logger.warning("wechat webhook refused a body of %d bytes", len(body))
+                return response.text("request too large", status=413)
+            try:
+                message = self._authenticate(request, body)
+            except wp.Forbidden as e:
+                logger.warning("wechat webhook refused an unverifiable request: %s", e)
+                return response.text("forbidden", status=403)
+            except wp.ProtocolError as e:
+                logger.warning("wechat webhook ignored a malformed message: %s", e)
+                return response.text(SUCCESS)
+            return await self._respond(request, message, on_new_message)
+
+        return hook
+
+    def _authenticate(self, request: Request, body: bytes) -> wp.InboundMessage:
+        args = request.args
+        timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+        wp.check_signature(self.settings.wechat_token, args.get("signature", ""), timestamp, nonce)
+        encrypted = args.get("encrypt_type", "raw") == "aes"
+        if encrypted and self.crypto is None:
+            raise wp.Forbidden("encrypted message but no EncodingAESKey configured")
+        self.replay.check(timestamp, nonce)
+        if encrypted:
+            assert self.crypto is not None
+            body = self.crypto.decrypt(body, args.get("msg_signature", ""), timestamp, nonce)
+        return wp.parse_xml(body)
+
+    async def _respond(self, request: Request, message: wp.InboundMessage,
+                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        turn = self._turns.get(message.dedup_key)
+        if turn is None:
+            if not self.store.add_if_absent(f"wechat:msg:{message.dedup_key}", DEDUP_TTL_S):
+                logger.info("wechat message %s already handled", message.dedup_key)
+                return response.text(SUCCESS)
+            turn = Turn(message.dedup_key)
+            self._turns[turn.key] = turn
+            task = asyncio.ensure_future(self._run_turn(turn, message, request, on_new_message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        turn.waiters += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(turn.done.wait()), self.passive_wait_s)
+        except asyncio.TimeoutError:
+            return response.text(SUCCESS)
+        finally:
+            turn.waiters -= 1
+        if not turn.texts or not turn.claim():
+            return response.text(SUCCESS)
+        chunks = wp.split_for_wechat(turn.texts)
+        if len(chunks) > 1:
+            self._spawn(self._send_api(message.from_user, chunks[1:], turn.key))
+        reply = wp.text_reply_xml(message.from_user, message.to_user, chunks[0], int(time.time()))
+        if self.crypto is not None and request.args.get("encrypt_type") == "aes":
+            reply = self.crypto.encrypt(reply, request.args.get("nonce", ""), str(int(time.time())))
+        return response.text(reply, content_type="application/xml")
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_turn(self, turn: Turn, message: wp.InboundMessage, request: Request,
+                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        user = message.from_user
+        lock = self._user_locks.setdefault(user, asyncio.Lock())
+        self._user_pending[user] = self._user_pending.get(user, 0) + 1
+        try:
+            async with lock:
+                turn.texts = await self._texts_for(message, request, on_new_message)
+        except Exception:
+            logger.exception("wechat turn failed for %s", mask_text(user))
+            turn.texts = [NO_REPLY_TEXT]
+        finally:
+            turn.done.set()
+            self._user_pending[user] -= 1
+            if not self._user_pending[user]:  # nobody else queued: forget this customer's lock
+                del self._user_pending[user]
+                self._user_locks.pop(user, None)
+        if turn.waiters:
+            await asyncio.sleep(0.5)  # a waiting webhook request replies passively
+        try:
+            if turn.texts and turn.claim():
+                await self._send_api(message.from_user, wp.split_for_wechat(turn.texts), turn.key)
+        finally:
+            self._turns.pop(turn.key, None)
+
+    async def _send_api(self, openid: str, chunks: List[str], key: str) -> None:
+        try:
+            await self.client.send_texts(openid, chunks[:MAX_API_MESSAGES], key_prefix=key)
+        except WindowClosed as e:
+            logger.warning("wechat reply window closed for %s (%s): flagged for an agent",
+                           mask_text(openid), e.errcode)
+            await self._flag_for_agent(openid, WINDOW_CLOSED_NOTE, "\n".join(chunks))
+        except Exception:
+            logger.exception("wechat reply not delivered to %s", mask_text(openid))
+
+    async def _flag_for_agent(self, openid: str, reason: str, text: str) -> None:
+        """Queue the conversation for an agent (what the bot cannot handle or deliver)."""
+        from bot.store import services
+
+        def record() -> None:
+            services.record_handover(self._uows(), openid, "wechat", reason, text, None,
+                                     local_now())
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, record)
+        except Exception:
+            logger.exception("could not flag %s for an agent", mask_text(openid))
+
+    def _uows(self) -> Any:
+        if self._uow_factory is None:
+            from bot.store.db import create_schema, make_engine, make_session_factory
+            from bot.store.uow import uow_factory
+
+            engine = make_engine(self.settings.database_url)
+            create_schema(engine)
+            self._uow_factory = uow_factory(make_session_factory(engine))
+        return self._uow_factory
+
+    async def _texts_for(self, message: wp.InboundMessage, request: Request,
+                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
+        """Run the message through Rasa (or answer it directly); return the reply texts."""
+        kind = message.msg_type
+        if kind == "event":
+            event = (message.event or "").lower()
+            if event == "subscribe":
+                return [WELCOME]
+            if event == "click" and (message.event_key or "") in CLICK_INTENTS:
+                return await self._ask_rasa(f"/{CLICK_INTENTS[message.event_key or '']}",
+                                            message, request, on_new_message)
+            logger.info("wechat event %s (%s) needs no reply", event, message.event_key)
+            return []
+        if kind in NON_TEXT_REPLIES:
+            await self._flag_for_agent(message.from_user, f"wechat_{kind}",
+                                       f"[{kind}] " + " ".join(f"{k}={v}" for k, v in message.extra.items()))
+            return [NON_TEXT_REPLIES[kind]]
+        if kind == "voice":
+            text = (message.recognition or "").strip()
+            if not text:
+                return [VOICE_UNCLEAR]
+        elif kind == "text":
+            text = (message.content or "").strip()
+            if not text:
+                return []
+        else:
+            logger.info("wechat message type %s not handled", kind)
+            return []
+        choice = wp.pick_choice(text, self._choices.get(message.from_user, {}))
+        if choice is not None:
+            return await self._ask_rasa(choice, message, request, on_new_message)
+        return await self._ask_rasa(wp.neutralise_command(text), message, request, on_new_message)
+
+    async def _ask_rasa(self, text: str, message: wp.InboundMessage, request: Request,
+                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
+        collector = CollectingOutputChannel()
+        await on_new_message(UserMessage(
+            text, collector, message.from_user, input_channel=self.name(),
+            metadata={"wechat": {"msg_id": message.msg_id, "msg_type": message.msg_type}},
+        ))
+        texts: List[str] = []
+        self._choices.pop(message.from_user, None)
+        for sent in collector.messages:
+            body = sent.get("text") or ""
+            buttons = sent.get("buttons") or []
+            if buttons:
+                body, choices = wp.numbered_choices(body, buttons)
+                self._choices[message.from_user] = choices
+            if body:
+                texts.append(body)
+        return texts or [await explain_silence(request, message.from_user, text)]
