@@ -178,12 +178,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"""
 PostDesk is running.
   Rasa server    http://localhost:{args.rasa_port}   (HTTP API token: RASA_TOKEN, or var/rasa_token)
-  REST channel   http://localhost:{args.rasa_port}/webhooks/rest/webhook
+  REST channel   http://localhost:{args.rasa_port}/webhooks/rest/webhook   (local use only)
+  WeChat channel http://localhost:{args.rasa_port}/webhooks/wechat/webhook \
+({"safe" if settings.wechat_encoding_aes_key else "plain"} mode, app id {settings.wechat_app_id})
   Action server  http://localhost:{args.action_port}/health
   Mail store     {settings.database_url}
 Try:
   curl -s localhost:{args.rasa_port}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
        -d '{{"sender": "demo", "message": "EA000000005CN到哪了"}}'
+  .venv/bin/python -m bot.channels.wechat_sim     (chat as a WeChat user)
 Press Ctrl-C to stop.
 """, flush=True)
         while all(p.poll() is None for p in stack.processes()):

@@ -333,3 +333,19 @@ def test_redis_down_still_answers_and_tells_the_operator(fake_wechat: FakeWeChat
         stop(proc)
     logs = "".join(p.read_text() for p in tmp_path.glob("stub-*.log"))
     assert "redis unavailable" in logs
+
+
+def test_the_simulator_command_chats_through_the_real_protocol(
+        stub_channel: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import io
+
+    from bot.channels import wechat_sim
+
+    monkeypatch.setenv("WECHAT_TOKEN", TOKEN)
+    monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
+    monkeypatch.setattr("sys.stdin", io.StringIO("你好\n\n查一下EA000000005CN\n"))
+    assert wechat_sim.main(["--url", stub_channel.webhook, "--openid", "o_sim_cli"]) == 0
+    out = capsys.readouterr().out
+    assert "bot> 收到：你好" in out and "bot> 收到：查一下EA000000005CN" in out
+    monkeypatch.setenv("WECHAT_TOKEN", "wrong-token")
+    assert wechat_sim.main(["--url", stub_channel.webhook]) == 1
