@@ -349,3 +349,12 @@ def test_the_simulator_command_chats_through_the_real_protocol(
     assert "bot> 收到：你好" in out and "bot> 收到：查一下EA000000005CN" in out
     monkeypatch.setenv("WECHAT_TOKEN", "wrong-token")
     assert wechat_sim.main(["--url", stub_channel.webhook]) == 1
+
+
+def test_a_turn_survives_the_webhook_request_being_dropped(plain: WeChatSimulator,
+                                                           fake_wechat: FakeWeChat) -> None:
+    impatient = WeChatSimulator(plain.url, TOKEN, APP_ID, timeout=0.3)
+    with pytest.raises(OSError):  # the client hangs up before any answer
+        impatient.say("o_dropped", "慢0.6")  # shorter than the 1 s passive window
+    # Nobody waits for the passive reply any more: the turn finishes and goes through the API.
+    assert wait_until(lambda: sent_to(fake_wechat, "o_dropped")) == ["慢回复：慢0.6"]
