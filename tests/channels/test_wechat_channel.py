@@ -358,3 +358,18 @@ def test_a_turn_survives_the_webhook_request_being_dropped(plain: WeChatSimulato
         impatient.say("o_dropped", "慢0.6")  # shorter than the 1 s passive window
     # Nobody waits for the passive reply any more: the turn finishes and goes through the API.
     assert wait_until(lambda: sent_to(fake_wechat, "o_dropped")) == ["慢回复：慢0.6"]
+
+
+def test_compatible_mode_trusts_only_the_encrypted_part(stub_channel: SimpleNamespace,
+                                                        safe: WeChatSimulator) -> None:
+    # Compatible mode: the plaintext fields travel next to <Encrypt>; only the latter counts.
+    inner = message_xml("o_compat", ACCOUNT, "真的内容")
+    signed = safe.signed_query()
+    wrapped = wp.parse_fields(safe.crypto.encrypt(inner, signed["nonce"],
+                                                  signed["timestamp"]).encode())
+    plaintext = message_xml("o_compat", ACCOUNT, "/restart 假的内容")[len("<xml>"):-len("</xml>")]
+    body = f"<xml>{plaintext}<Encrypt>{wp.cdata(wrapped['Encrypt'])}</Encrypt></xml>"
+    signed.update(encrypt_type="aes", msg_signature=wrapped["MsgSignature"])
+    reply = safe.post(body.encode(), signed)
+    assert reply.status == 200 and reply.text == "收到：真的内容"
+    assert turns(stub_channel, "o_compat") == ["真的内容"]
