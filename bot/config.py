@@ -46,6 +46,8 @@ class Settings:
     wechat_api_base_url: str = "https://api.weixin.qq.com"
     redis_url: str = ""                 # e.g. redis://127.0.0.1:6379/0; empty = in-process stores
     wechat_passive_wait_s: float = 4.0  # longer turns answer `success` and reply through the API
+    workbench_port: int = 8080
+    workbench_secure_cookies: bool = False  # True behind HTTPS: session cookie marked Secure
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -74,6 +76,9 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         redis_url=values.get("REDIS_URL") or defaults.redis_url,
         wechat_passive_wait_s=float(values.get("WECHAT_PASSIVE_WAIT_S")
                                     or defaults.wechat_passive_wait_s),
+        workbench_port=int(values.get("WORKBENCH_PORT") or defaults.workbench_port),
+        workbench_secure_cookies=(values.get("WORKBENCH_SECURE_COOKIES") or "").strip().lower()
+        in ("1", "true", "yes"),
     )
 
 

@@ -91,6 +91,7 @@ class Stack:
         self.workdir = workdir
         self.actions: Optional[subprocess.Popen] = None
         self.server: Optional[subprocess.Popen] = None
+        self.workbench: Optional[subprocess.Popen] = None
 
     @property
     def webhook(self) -> str:
@@ -135,8 +136,15 @@ class Stack:
             raise RuntimeError(f"webhook answered {status}: {replies}")
         return [r.get("text", "") for r in replies]
 
+    def start_workbench(self, port: int, timeout: float = 60) -> None:
+        """Start the agents' web workbench and wait for its login page."""
+        self.workbench = self._popen([sys.executable, "-m", "bot.workbench", "serve",
+                                      "--port", str(port), "--database-url", self.database_url])
+        if not wait_http(f"http://127.0.0.1:{port}/login", self.workbench, timeout):
+            raise RuntimeError("the workbench did not start")
+
     def processes(self) -> list[subprocess.Popen]:
-        return [p for p in (self.server, self.actions) if p is not None]
+        return [p for p in (self.server, self.actions, self.workbench) if p is not None]
 
     def close(self) -> None:
         stop(self.processes())
@@ -175,8 +183,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         stack.start_actions()
         stack.start_server()
+        stack.start_workbench(settings.workbench_port)
         print(f"""
 PostDesk is running.
+  Workbench      http://localhost:{settings.workbench_port}/   demo users (password): agent \
+(demo-agent-2026), trainer (demo-trainer-2026), supervisor (demo-supervisor-2026),
+                 admin (demo-admin-2026)
   Rasa server    http://localhost:{args.rasa_port}   (HTTP API token: RASA_TOKEN, or var/rasa_token)
   REST channel   http://localhost:{args.rasa_port}/webhooks/rest/webhook   (local use only)
   WeChat channel http://localhost:{args.rasa_port}/webhooks/wechat/webhook \

@@ -9,6 +9,7 @@ from typing import Sequence
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.config import load_settings, local_now
 from bot.store.models import as_store_time
+from bot.store.accounts import seed_demo_accounts
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.uow import uow_factory
 from bot.workorders.policy import policy_from_settings
@@ -26,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot.store", description="PostDesk mail store")
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create the tables that do not exist yet")
-    seed = commands.add_parser("seed", help="create the tables and add the demo mail items and "
-                                            "work orders")
+    seed = commands.add_parser("seed", help="create the tables and add the demo mail items, "
+                                            "work orders and workbench accounts")
     for command in (init, seed):
         command.add_argument("--database-url", required=True, help="e.g. sqlite:///var/postdesk.db")
     seed.add_argument("--now", type=_iso_datetime, default=None,
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{result.replaced} replaced, {result.kept} already there")
         orders = seed_demo_work_orders(uows, policy_from_settings(load_settings()), now)
         print(f"demo work orders: {orders} added")
+        print(f"demo workbench accounts: {seed_demo_accounts(uows)} added")
         return 0
     finally:
         engine.dispose()

@@ -1,8 +1,9 @@
-"""Alembic environment: migrates the connection (or URL) that `bot.store.db.migrate` passes in."""
+"""Alembic environment: migrates the connection (or URL) that `bot.store.db.create_schema` passes in."""
 from __future__ import annotations
 
 from alembic import context
 
+import bot.store.accounts  # noqa: F401  (registers the account table on Base.metadata)
 from bot.store.models import Base
 
 config = context.config

@@ -1,0 +1,1 @@
+"""The agents', trainers' and supervisors' web workbench (aiohttp; see `app.create_app`)."""

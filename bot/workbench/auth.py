@@ -1,0 +1,365 @@
+"""Sessions, CSRF protection and role checks of the workbench.
+
+* A session is a random id in the cookie ``postdesk_session`` (HttpOnly, SameSite=Strict,
+  Secure when ``settings.workbench_secure_cookies``); its state stays on the server, in
+  process, and ends after 8 hours without a request. The store keeps only a SHA-256 of
+  each id, so a leaked dump of it cannot be replayed.
+* Every session (also the anonymous one the login form opens) carries a CSRF token that
+  every POST / PUT / PATCH / DELETE must send back, as the form field ``csrf_token`` or the
+  header ``X-CSRF-Token``.
+* Each request re-reads the session's account, so a deactivated account or a changed role
+  takes effect at once, also when the change was made from the command line.
+* Handlers declare who may call them with `require_role` (or `public`); `check_routes`
+  refuses to build an app with a route that declares nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from functools import partial, wraps
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot.store.accounts import AccountView, Role, get_account
+from bot.store.uow import UowFactory
+
+COOKIE_NAME = "postdesk_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+IDLE_TIMEOUT_S = 8 * 3600.0
+# An anonymous session only carries the login form's CSRF token.
+ANONYMOUS_IDLE_TIMEOUT_S = 3600.0
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Clock = Callable[[], float]
+
+# Request keys set by `session_middleware`.
+SESSION = "postdesk.session"
+ACCOUNT = "postdesk.account"
+_SET_COOKIE = "postdesk.set_cookie"
+_ACCESS_ATTR = "__postdesk_access__"
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class Session:
+    """Server-side state of one browser session.
+
+    The random id itself is only in the cookie; the store knows its SHA-256 (`key`).
+
+    Attributes:
+        key: SHA-256 (hex) of the id sent in the cookie.
+        csrf_token: what unsafe requests of this session must send back.
+        account_id: the logged-in account, or None before login.
+        last_seen: the store clock's value at the last request.
+    """
+
+    key: str
+    csrf_token: str
+    account_id: int | None
+    last_seen: float
+    created: float = field(default=0.0)
+
+
+class SessionStore:
+    """Sessions in process memory, ending after `idle_timeout` seconds without a request.
+
+    Args:
+        clock: seconds on a monotonic clock (tests pass a fake one).
+        idle_timeout: seconds a logged-in session survives without a request (8 hours).
+        anonymous_timeout: the same for sessions that only hold the login form's token.
+    """
+
+    def __init__(self, clock: Clock = time.monotonic, idle_timeout: float = IDLE_TIMEOUT_S,
+                 anonymous_timeout: float = ANONYMOUS_IDLE_TIMEOUT_S) -> None:
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        self.anonymous_timeout = anonymous_timeout
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _expired(self, session: Session, now: float) -> bool:
+        limit = self.idle_timeout if session.account_id is not None else self.anonymous_timeout
+        return now - session.last_seen >= limit
+
+    def create(self, account_id: int | None = None) -> tuple[str, Session]:
+        """Open a new session with a fresh id and CSRF token.
+
+        Returns:
+            The id for the cookie (not kept anywhere else) and the session.
+        """
+        now = self.clock()
+        session_id = secrets.token_urlsafe(32)
+        session = Session(key=_digest(session_id), csrf_token=secrets.token_urlsafe(32),
+                          account_id=account_id, last_seen=now, created=now)
+        self._sessions[session.key] = session
+        return session_id, session
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session with this id (its idle clock restarts), or None."""
+        key = _digest(session_id)
+        session = self._sessions.get(key)
+        if session is None:
+            return None
+        now = self.clock()
+        if self._expired(session, now):
+            del self._sessions[key]
+            return None
+        session.last_seen = now
+        return session
+
+    def end(self, session: Session) -> None:
+        """End a session (nothing happens if it has ended already)."""
+        self._sessions.pop(session.key, None)
+
+    def purge_expired(self) -> int:
+        """Drop every expired session; returns how many were dropped."""
+        now = self.clock()
+        keys = [k for k, s in self._sessions.items() if self._expired(s, now)]
+        for key in keys:
+            del self._sessions[key]
+        return len(keys)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """What the middlewares need: the session store and the cookie policy."""
+
+    sessions: SessionStore
+    secure_cookies: bool = False
+
+
+Forbidden = Callable[[web.Request, str], web.StreamResponse]
+
+AUTH = web.AppKey("postdesk.auth", AuthConfig)
+# The unit-of-work factory of the store (set by create_app, or on startup from the settings).
+UOWS = web.AppKey("postdesk.uows", UowFactory)
+# Renders the 403 page for a page request, given a Chinese reason.
+FORBIDDEN = web.AppKey("postdesk.forbidden", Forbidden)
+
+
+def is_api(request: web.Request) -> bool:
+    """True for the JSON API (``/api/...``), which answers 401/403 instead of pages."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def current_account(request: web.Request) -> AccountView | None:
+    """The logged-in account of this request, or None."""
+    return request.get(ACCOUNT)
+
+
+def current_session(request: web.Request) -> Session | None:
+    """This request's session (logged in or anonymous), or None."""
+    return request.get(SESSION)
+
+
+def _set_cookie(response: web.StreamResponse, session_id: str, secure: bool) -> None:
+    response.set_cookie(COOKIE_NAME, session_id, path="/", httponly=True, samesite="Strict",
+                        secure=secure or None)
+
+
+def _clear_cookie(response: web.StreamResponse, secure: bool) -> None:
+    response.set_cookie(COOKIE_NAME, "", path="/", max_age=0,
+                        expires="Thu, 01 Jan 1970 00:00:00 GMT",
+                        httponly=True, samesite="Strict", secure=secure or None)
+
+
+def ensure_session(request: web.Request) -> Session:
+    """This request's session, opening an anonymous one (cookie set on the response) if none."""
+    session = current_session(request)
+    if session is None:
+        session_id, session = request.app[AUTH].sessions.create()
+        request[SESSION] = session
+        request[_SET_COOKIE] = session_id
+    return session
+
+
+def log_in(request: web.Request, account: AccountView) -> Session:
+    """Start a logged-in session for `account` under a new id (the old one ends)."""
+    config = request.app[AUTH]
+    old = current_session(request)
+    if old is not None:
+        config.sessions.end(old)
+    session_id, session = config.sessions.create(account.id)
+    request[SESSION] = session
+    request[ACCOUNT] = account
+    request[_SET_COOKIE] = session_id
+    return session
+
+
+def log_out(request: web.Request) -> None:
+    """End this request's session; the response clears the cookie."""
+    session = current_session(request)
+    if session is not None:
+        request.app[AUTH].sessions.end(session)
+    request[SESSION] = None
+    request[ACCOUNT] = None
+    request[_SET_COOKIE] = ""
+
+
+async def _load_account(request: web.Request, account_id: int) -> AccountView | None:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, partial(get_account, request.app[UOWS], account_id))
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Attach the session and its (still active) account; write the cookie changes back."""
+    config = request.app[AUTH]
+    request[SESSION] = None
+    request[ACCOUNT] = None
+    session_id = request.cookies.get(COOKIE_NAME)
+    session = config.sessions.get(session_id) if session_id else None
+    if session is not None and session.account_id is not None:
+        account = await _load_account(request, session.account_id)
+        if account is None or not account.active:
+            config.sessions.end(session)
+            session = None
+        else:
+            request[ACCOUNT] = account
+    request[SESSION] = session
+    if session_id and session is None:
+        request[_SET_COOKIE] = ""  # unknown or expired: drop the stale cookie
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _write_cookie(request, exc, config.secure_cookies)
+        raise
+    _write_cookie(request, response, config.secure_cookies)
+    return response
+
+
+def _write_cookie(request: web.Request, response: web.StreamResponse, secure: bool) -> None:
+    new_id = request.get(_SET_COOKIE)
+    if new_id is None or response.prepared:
+        return
+    if new_id:
+        _set_cookie(response, new_id, secure)
+    else:
+        _clear_cookie(response, secure)
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"),
+                               b.encode("utf-8", "surrogatepass"))
+
+
+async def _sent_csrf_token(request: web.Request) -> str:
+    token = request.headers.get(CSRF_HEADER)
+    if token is not None:
+        return token
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()  # aiohttp caches the parsed form for the handler
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse (403) a POST/PUT/PATCH/DELETE without its session's CSRF token.
+
+    Runs after `session_middleware`; the token comes from the ``X-CSRF-Token`` header or the
+    ``csrf_token`` form field.
+    """
+    if request.method in UNSAFE_METHODS:
+        session = current_session(request)
+        sent = await _sent_csrf_token(request)
+        if session is None or not sent or not _same(sent, session.csrf_token):
+            reason = "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"
+            if is_api(request):
+                return web.json_response({"error": "csrf", "message": reason}, status=403)
+            return request.app[FORBIDDEN](request, reason)
+    return await handler(request)
+
+
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path on this site, else ``/`` (no open redirects)."""
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(ch) < 0x20 for ch in target)):
+        return "/"
+    return target
+
+
+def redirect(location: str, status: int = 303) -> web.Response:
+    """A redirect response (returned, so the session middleware can set cookies on it)."""
+    return web.Response(status=status, headers={"Location": location})
+
+
+def _login_redirect(request: web.Request) -> web.StreamResponse:
+    target = request.path_qs if request.method == "GET" else "/"
+    query = "" if target == "/" else "?" + urlencode({"next": target})
+    return redirect("/login" + query, status=302)
+
+
+def require_role(*roles: Role) -> Callable[[Handler], Handler]:
+    """Let a handler run only for logged-in accounts holding one of `roles` (admin: always).
+
+    Without roles, any logged-in account may call it. Not logged in: pages redirect to
+    ``/login?next=...``, ``/api/...`` answers 401 JSON. Wrong role: 403 (page or JSON).
+
+    Args:
+        roles: the roles allowed.
+    """
+    allowed = tuple(Role(r) for r in roles)
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            account = current_account(request)
+            if account is None:
+                if is_api(request):
+                    return web.json_response(
+                        {"error": "unauthorised", "message": "请先登录"}, status=401)
+                return _login_redirect(request)
+            if allowed and not account.has_role(*allowed):
+                reason = "您的角色（{}）无权访问此页面。".format(account.role_label)
+                if is_api(request):
+                    return web.json_response({"error": "forbidden", "message": reason},
+                                             status=403)
+                return request.app[FORBIDDEN](request, reason)
+            return await handler(request)
+
+        setattr(guarded, _ACCESS_ATTR, allowed or "any")
+        return guarded
+
+    return decorate
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a handler as open to anonymous users (the login page, logout)."""
+    setattr(handler, _ACCESS_ATTR, "public")
+    return handler
+
+
+def access_of(handler: Any) -> Any:
+    """What `require_role` / `public` declared for a handler, or None."""
+    return getattr(handler, _ACCESS_ATTR, None)
+
+
+def check_routes(app: web.Application) -> None:
+    """Refuse an app with a route whose handler declares no access rule.
+
+    Raises:
+        RuntimeError: naming the unguarded routes.
+    """
+    unguarded = [
+        f"{route.method} {route.resource.canonical if route.resource else '?'}"
+        for route in app.router.routes()
+        if route.method != "HEAD" and access_of(route.handler) is None
+    ]
+    if unguarded:
+        raise RuntimeError("routes without require_role/public: " + ", ".join(unguarded))
+

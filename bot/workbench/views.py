@@ -1,0 +1,158 @@
+"""Views of the workbench: thin handlers that call `bot.store` services and render templates.
+
+Every handler declares who may call it (`require_role` / `public`); the routes are in
+`bot.workbench.app.setup_routes`. Templates are rendered by a Jinja2 environment with
+autoescaping always on, so whatever a customer or a user typed is shown as text.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import jinja2
+from aiohttp import web
+
+from bot.config import local_now
+from bot.store.accounts import AccountView, Role, authenticate
+from bot.workbench.auth import (
+    UOWS,
+    current_account,
+    current_session,
+    ensure_session,
+    log_in,
+    log_out,
+    public,
+    redirect,
+    require_role,
+    safe_next,
+)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES = web.AppKey("postdesk.templates", jinja2.Environment)
+T = TypeVar("T")
+
+
+def make_templates() -> jinja2.Environment:
+    """The Jinja2 environment of the workbench: autoescape on for every template."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(request: web.Request, name: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> web.Response:
+    """Render template `name` with `context` plus the account and the CSRF token."""
+    session = current_session(request)
+    values = {
+        "account": current_account(request),
+        "csrf_token": session.csrf_token if session is not None else "",
+        **(context or {}),
+    }
+    html = request.app[TEMPLATES].get_template(name).render(values)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def render_forbidden(request: web.Request, reason: str) -> web.Response:
+    """The 403 page (wrong role, missing CSRF token)."""
+    return render(request, "forbidden.html", {"reason": reason}, status=403)
+
+
+async def _in_thread(func: Callable[..., T], *args: Any) -> T:
+    # The store is synchronous and scrypt is slow on purpose: keep both off the event loop.
+    return await asyncio.get_running_loop().run_in_executor(None, partial(func, *args))
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the workbench shown on the home page of the roles that use it."""
+
+    title: str
+    description: str
+    roles: tuple[Role, ...]
+    href: str | None = None  # None: not built yet (shown as 即将上线)
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("转人工队列", "机器人转交的会话：认领、转交、交还机器人。",
+            (Role.AGENT, Role.SUPERVISOR)),
+    Section("工单", "按渠道、状态、区县、类别筛选；截止时间倒计时，超时优先。",
+            (Role.AGENT, Role.SUPERVISOR)),
+    Section("训练数据", "查看机器人对客户消息的理解，整理训练样例。", (Role.TRAINER,)),
+    Section("主管看板", "队列、工单时限与坐席工作概况。", (Role.SUPERVISOR,), "/supervisor"),
+    Section("账户管理", "在服务器上用命令 python -m bot.workbench users … 创建、列出、停用账户。",
+            (Role.ADMIN,)),
+)
+
+
+def sections_for(account: AccountView) -> list[Section]:
+    """The sections `account` may use (an admin sees all of them)."""
+    return [s for s in SECTIONS if account.has_role(*s.roles)]
+
+
+@public
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """GET /login: the login form (opens an anonymous session for its CSRF token)."""
+    target = safe_next(request.query.get("next"))
+    if current_account(request) is not None:
+        return redirect(target)
+    ensure_session(request)
+    return render(request, "login.html", {"next": target, "username": "", "error": None})
+
+
+@public
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /login: check the password; on success start a new session and go on."""
+    form = await request.post()
+    username = str(form.get("username", ""))
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")))
+    account = await _in_thread(authenticate, request.app[UOWS], username, password, local_now())
+    if account is None:
+        return render(request, "login.html",
+                      {"next": target, "username": username, "error": "用户名或密码错误"},
+                      status=401)
+    log_in(request, account)
+    return redirect(target)
+
+
+@public
+async def logout(request: web.Request) -> web.StreamResponse:
+    """POST /logout: end the session (the CSRF token was checked by the middleware)."""
+    log_out(request)
+    return redirect("/login")
+
+
+@require_role()
+async def home(request: web.Request) -> web.StreamResponse:
+    """GET /: what the logged-in role can do, with links to the parts that exist."""
+    account = current_account(request)
+    assert account is not None
+    return render(request, "home.html", {"sections": sections_for(account)})
+
+
+@require_role(Role.SUPERVISOR)
+async def supervisor(request: web.Request) -> web.StreamResponse:
+    """GET /supervisor: the supervisors' page (a placeholder naming what will come)."""
+    return render(request, "supervisor.html")
+
+
+@require_role()
+async def api_me(request: web.Request) -> web.StreamResponse:
+    """GET /api/me: the logged-in account and the session's CSRF token (for scripts)."""
+    account = current_account(request)
+    session = current_session(request)
+    assert account is not None and session is not None
+    return web.json_response({
+        "username": account.username,
+        "display_name": account.display_name,
+        "role": account.role.value,
+        "role_label": account.role_label,
+        "csrf_token": session.csrf_token,
+    })
