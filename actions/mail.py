@@ -11,8 +11,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
+from actions.complaints import when
 from actions.handover import queue_for_agent
 from bot.store import services
+from bot.store import workorders as wo
+from bot.store.status import Category, Channel
 from bot.text import tracking
 from bot.text.masking import mask_text
 
@@ -163,8 +166,9 @@ def done() -> List[EventType]:
 class ActionChaseMail(Action):
     """The customer said yes (or thanks) to the mail answer: do what the answer offered.
 
-    A stuck, overdue, returned or not-received mail is chased (recorded once for an agent); an
-    unknown number goes to a person; a mail that is fine needs nothing more.
+    A stuck, overdue, returned or not-received mail is chased: a work order (delay, or delivery
+    service for a false 'delivered') with a deadline, one per mail however often the customer
+    asks; an unknown number goes to a person; a mail that is fine needs nothing more.
     """
 
     def name(self) -> Text:
@@ -181,19 +185,36 @@ class ActionChaseMail(Action):
                 response="utter_you_are_welcome" if thanked else "utter_anything_else")
             return done()
         text = tracker.latest_message.get("text") or ""
-        reason, message = ("chase", f"催查 {number}") if state == "problem" else (
-            "request_human", text)
         try:
-            ticket = queue_for_agent(tracker, reason, message)
+            if state == "problem":
+                return self._chase(dispatcher, tracker, number, text)
+            ticket = queue_for_agent(tracker, "request_human", text)
         except SQLAlchemyError:
             logger.exception("follow-up for %s not recorded (sender %s)", number,
                              mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_handover_failed")
             return done()
-        if state == "problem":
-            response = "utter_chase_recorded" if ticket.created else "utter_chase_already"
-        else:
-            response = "utter_handover_created" if ticket.created else "utter_handover_waiting"
+        response = "utter_handover_created" if ticket.created else "utter_handover_waiting"
         dispatcher.utter_message(response=response, tracking_number=number, ticket=ticket.id,
                                  ahead=ticket.waiting_ahead)
         return done()
+
+    @staticmethod
+    def _chase(dispatcher: CollectingDispatcher, tracker: Tracker, number: str,
+               text: str) -> List[EventType]:
+        """Open (or add to) the mail's chase work order: a delay, or a false 'delivered'."""
+        signed_not_received = query_reason(tracker) == "not_received"
+        opened = wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), wo.NewWorkOrder(
+            channel=Channel.WECHAT,
+            category=Category.DELIVERY_SERVICE if signed_not_received else Category.DELAY,
+            description=("客户称显示签收但未收到，要求核实" if signed_not_received
+                         else "客户催查：邮件停滞或超时未到") + (f"（{text}）" if text else ""),
+            mail_number=number, sender_id=tracker.sender_id,
+        ), deps.now())
+        order = opened.order
+        dispatcher.utter_message(
+            response="utter_chase_recorded" if opened.created else "utter_chase_already",
+            tracking_number=number, order=order.number,
+            deadline=when(order.deadline),
+        )
+        return done() + [SlotSet("last_work_order", order.number)]

@@ -68,14 +68,16 @@ def test_conversation_asks_for_the_number_then_offers_a_chase(stack: Stack) -> N
     stuck = "\n".join(stack.say("t-chase", "EA000000014CN"))
     assert "没有新的动态" in stuck and "催查" in stuck, stuck
     done = "\n".join(stack.say("t-chase", "好的麻烦了"))
-    assert "已为您登记催查" in done, done
+    # The demo data already has an open delay order for this mail: the chase is added to it.
+    assert re.search(r"工单 ?GD\d+", done) and "前给您答复" in done, done
 
 
 def test_a_thank_you_to_the_offer_accepts_the_chase(stack: Stack) -> None:
     stuck = "\n".join(stack.say("t-thanks", "EA000000014CN怎么还不到"))
     assert "催查" in stuck, stuck
     done = "\n".join(stack.say("t-thanks", "好的谢谢"))
-    assert "已为您登记催查" in done, done
+    # The demo data already has an open delay order for this mail: the chase is added to it.
+    assert re.search(r"工单 ?GD\d+", done) and "前给您答复" in done, done
     after = "\n".join(stack.say("t-thanks", "谢谢"))
     assert "不客气" in after, after
 

@@ -8,9 +8,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import deps
 from actions.mail import ActionChaseMail, ActionQueryMail, ValidateMailQueryForm
 from bot.store import services
+from bot.store import workorders as wo
 from bot.store.db import make_engine, make_session_factory
+from bot.store.status import Category
 from bot.store.uow import uow_factory
-from tests.actions.conftest import make_tracker, run, slots_of
+from tests.actions.conftest import NOW, make_tracker, run, slots_of
 
 
 @pytest.mark.asyncio
@@ -133,12 +135,25 @@ async def test_form_run_validates_the_number_from_the_message(domain):
 async def test_chase_is_recorded_once(uows, domain):
     tracker = make_tracker("好的", intent="affirm",
                            slots={"last_tracking_number": "EA000000014CN", "mail_state": "problem"})
-    first, _ = await run(ActionChaseMail(), tracker, domain)
+    first, events = await run(ActionChaseMail(), tracker, domain)
     second, _ = await run(ActionChaseMail(), tracker, domain)
     assert [m["response"] for m in first + second] == ["utter_chase_recorded", "utter_chase_already"]
-    waiting = services.list_waiting_handovers(uows)
-    assert [(w.sender_id, w.reason) for w in waiting] == [("customer-1", "chase")]
-    assert "EA000000014CN" in waiting[0].last_message
+    assert first[0]["order"] == second[0]["order"] == slots_of(events)["last_work_order"]
+    assert first[0]["deadline"] == "11月26日 10:00"  # WeChat orders: 24 hours
+    orders = wo.find_work_orders(uows, deps.deadline_rules(), NOW, mail_number="EA000000014CN")
+    assert [(o.category, o.contacts, o.sender_id) for o in orders] == [
+        (Category.DELAY, 2, "customer-1")]
+    assert services.list_waiting_handovers(uows) == []
+
+
+@pytest.mark.asyncio
+async def test_a_signed_but_missing_mail_is_chased_as_a_delivery_complaint(uows, domain):
+    tracker = make_tracker("好的", intent="affirm", earlier_intents=("not_received",),
+                           slots={"last_tracking_number": "EA305127681CN", "mail_state": "problem"})
+    messages, _ = await run(ActionChaseMail(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_chase_recorded"]
+    order = wo.get_work_order(uows, deps.deadline_rules(), messages[0]["order"], NOW)
+    assert order.category is Category.DELIVERY_SERVICE and order.mail_number == "EA305127681CN"
 
 
 @pytest.mark.asyncio
