@@ -46,9 +46,8 @@ COMPLAINT_SLOTS = ("complaint_mail", "contact_phone", "complaint_description",
                    "complaint_confirmed", "complaint_category")
 
 
-def work_order_channel(tracker: Tracker) -> Channel:
-    """The work-order channel of this conversation (the REST demo stands in for WeChat)."""
-    return Channel.WECHAT
+# Work orders the bot opens come from the WeChat account (the REST demo stands in for it).
+BOT_CHANNEL = Channel.WECHAT
 
 
 def when(moment: datetime) -> str:
@@ -206,7 +205,7 @@ class ActionOpenComplaint(Action):
             return _reset()
         mail = tracker.get_slot("complaint_mail")
         request = wo.NewWorkOrder(
-            channel=work_order_channel(tracker),
+            channel=BOT_CHANNEL,
             category=tracker.get_slot("complaint_category") or Category.OTHER.value,
             description=tracker.get_slot("complaint_description") or "",
             mail_number=mail if mail and mail != NO_MAIL else None,
@@ -416,7 +415,7 @@ class ActionOpenClaim(Action):
                   domain: DomainDict) -> List[EventType]:
         mail = tracker.get_slot("claim_mail")
         request = wo.NewWorkOrder(
-            channel=work_order_channel(tracker), category=Category.LOST if mail else Category.OTHER,
+            channel=BOT_CHANNEL, category=Category.LOST if mail else Category.OTHER,
             description=f"申请理赔：{latest_text(tracker)}", mail_number=mail,
             customer_phone=phones.normalise(latest_entity(tracker, "phone_number") or "")
             or tracker.get_slot("contact_phone"),

@@ -11,11 +11,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
-from actions.complaints import when
+from actions.complaints import BOT_CHANNEL, when
 from actions.handover import queue_for_agent
 from bot.store import services
 from bot.store import workorders as wo
-from bot.store.status import Category, Channel
+from bot.store.status import Category
 from bot.text import tracking
 from bot.text.masking import mask_text
 
@@ -205,7 +205,7 @@ class ActionChaseMail(Action):
         """Open (or add to) the mail's chase work order: a delay, or a false 'delivered'."""
         signed_not_received = query_reason(tracker) == "not_received"
         opened = wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), wo.NewWorkOrder(
-            channel=Channel.WECHAT,
+            channel=BOT_CHANNEL,
             category=Category.DELIVERY_SERVICE if signed_not_received else Category.DELAY,
             description=("客户称显示签收但未收到，要求核实" if signed_not_received
                          else "客户催查：邮件停滞或超时未到") + (f"（{text}）" if text else ""),

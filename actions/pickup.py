@@ -17,12 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
 from actions.complaints import (
+    BOT_CHANNEL,
     extract_contact_phone,
     latest_entity,
     latest_text,
     validate_contact_phone,
     when,
-    work_order_channel,
 )
 from actions.handover import queue_for_agent
 from bot.store import workorders as wo
@@ -94,7 +94,7 @@ class ActionBookPickup(Action):
         reset = [SlotSet(s, None) for s in PICKUP_SLOTS]
         try:
             pickup, created = wo.book_pickup(
-                deps.uow_factory(), channel=work_order_channel(tracker),
+                deps.uow_factory(), channel=BOT_CHANNEL,
                 address=tracker.get_slot("pickup_address") or "",
                 phone=tracker.get_slot("contact_phone") or "",
                 time_window=tracker.get_slot("pickup_window") or "",

@@ -380,11 +380,16 @@ def set_password(uow_factory: UowFactory, username: str, password: str) -> None:
     name = normalise_username(username)
     encoded = hash_password(password)
     with uow_factory() as uow:
-        account = accounts_in(uow).get_by_username(name)
-        if account is None:
-            raise AccountNotFound(f"没有用户 {name}")
+        account = _existing(uow, name)
         account.password_hash = encoded
         uow.commit()
+
+
+def _existing(uow: UnitOfWork, name: str) -> Account:
+    account = accounts_in(uow).get_by_username(name)
+    if account is None:
+        raise AccountNotFound(f"没有用户 {name}")
+    return account
 
 
 def deactivate(uow_factory: UowFactory, username: str) -> AccountView:
@@ -397,9 +402,7 @@ def deactivate(uow_factory: UowFactory, username: str) -> AccountView:
     """
     name = normalise_username(username)
     with uow_factory() as uow:
-        account = accounts_in(uow).get_by_username(name)
-        if account is None:
-            raise AccountNotFound(f"没有用户 {name}")
+        account = _existing(uow, name)
         account.active = False
         uow.commit()
         return _view(account)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -379,7 +379,7 @@ def list_work_orders(uow_factory: UowFactory, rules: DeadlineRules, now: datetim
 def _change(
     uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime, actor: str,
     to: WorkOrderStatus | None, action: str, detail: str,
-    apply: "callable[[WorkOrder], None] | None" = None,  # type: ignore[valid-type]
+    apply: Callable[[WorkOrder, datetime], None] | None = None,
 ) -> WorkOrderView:
     now = as_store_time(now)
     with uow_factory() as uow:
@@ -390,7 +390,7 @@ def _change(
                 raise WorkOrderError(f"工单 {number} 当前为“{current.label}”，不能改为“{to.label}”")
             order.status = to.value
         if apply is not None:
-            apply(order)
+            apply(order, now)
         uow.work_orders.log(order, now, actor, action, detail)
         uow.commit()
         return _view(order, rules, now)
@@ -407,11 +407,9 @@ def record_feedback(uow_factory: UowFactory, rules: DeadlineRules, number: str, 
     """The customer was given the feedback `text`; the first feedback stops the clock."""
     if not text.strip():
         raise WorkOrderError("反馈内容不能为空")
-    stamp = as_store_time(now)
-
-    def apply(order: WorkOrder) -> None:
+    def apply(order: WorkOrder, at: datetime) -> None:
         if order.answered_at is None:
-            order.answered_at = stamp
+            order.answered_at = at
 
     return _change(uow_factory, rules, number, now, actor, S.ANSWERED, "feedback", text, apply)
 
@@ -420,7 +418,7 @@ def record_callback(uow_factory: UowFactory, rules: DeadlineRules, number: str, 
                     actor: str, satisfied: bool, note: str = "") -> WorkOrderView:
     """The callback (回访) was made; the customer is satisfied or not."""
 
-    def apply(order: WorkOrder) -> None:
+    def apply(order: WorkOrder, _at: datetime) -> None:
         order.callback_satisfied = satisfied
 
     detail = ("满意" if satisfied else "不满意") + (f"：{note}" if note else "")
@@ -433,7 +431,7 @@ def decide_responsibility(uow_factory: UowFactory, rules: DeadlineRules, number:
     if not unit.strip():
         raise WorkOrderError("责任单位不能为空")
 
-    def apply(order: WorkOrder) -> None:
+    def apply(order: WorkOrder, _at: datetime) -> None:
         order.responsible_unit = unit.strip()
 
     detail = unit.strip() + (f"：{note}" if note else "")
@@ -443,10 +441,8 @@ def decide_responsibility(uow_factory: UowFactory, rules: DeadlineRules, number:
 def close_work_order(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
                      actor: str, note: str = "") -> WorkOrderView:
     """Close the order (结案)."""
-    stamp = as_store_time(now)
-
-    def apply(order: WorkOrder) -> None:
-        order.closed_at = stamp
+    def apply(order: WorkOrder, at: datetime) -> None:
+        order.closed_at = at
 
     return _change(uow_factory, rules, number, now, actor, S.CLOSED, "closed", note, apply)
 
@@ -456,13 +452,11 @@ def reopen_work_order(uow_factory: UowFactory, rules: DeadlineRules, number: str
     """Reopen an answered or closed order; it gets a fresh deadline from now."""
     if not reason.strip():
         raise WorkOrderError("重新打开工单需要说明原因")
-    stamp = as_store_time(now)
-
-    def apply(order: WorkOrder) -> None:
+    def apply(order: WorkOrder, at: datetime) -> None:
         order.closed_at = None
         order.answered_at = None
         order.callback_satisfied = None
-        order.deadline = rules.deadline(order.channel, stamp, order.assigned_unit)
+        order.deadline = rules.deadline(order.channel, at, order.assigned_unit)
 
     return _change(uow_factory, rules, number, now, actor, S.REOPENED, "reopened", reason, apply)
 
@@ -471,7 +465,7 @@ def raise_priority(uow_factory: UowFactory, rules: DeadlineRules, number: str, n
                    actor: str, priority: Priority, reason: str) -> WorkOrderView:
     """Raise the order's priority (never lowers it); the history says why."""
 
-    def apply(order: WorkOrder) -> None:
+    def apply(order: WorkOrder, _at: datetime) -> None:
         if Priority(priority).rank > Priority(order.priority).rank:
             order.priority = Priority(priority).value
 
