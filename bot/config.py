@@ -47,6 +47,7 @@ class Settings:
     redis_url: str = ""                 # e.g. redis://127.0.0.1:6379/0; empty = in-process stores
     wechat_passive_wait_s: float = 4.0  # longer turns answer `success` and reply through the API
     workbench_port: int = 8080
+    rasa_url: str = "http://127.0.0.1:5005"  # the Rasa server the workbench talks to (tracker API)
     workbench_secure_cookies: bool = False  # True behind HTTPS: session cookie marked Secure
 
 
@@ -77,6 +78,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         wechat_passive_wait_s=float(values.get("WECHAT_PASSIVE_WAIT_S")
                                     or defaults.wechat_passive_wait_s),
         workbench_port=int(values.get("WORKBENCH_PORT") or defaults.workbench_port),
+        rasa_url=(values.get("RASA_URL") or defaults.rasa_url).rstrip("/"),
         workbench_secure_cookies=(values.get("WORKBENCH_SECURE_COOKIES") or "").strip().lower()
         in ("1", "true", "yes"),
     )

@@ -86,7 +86,8 @@ class Stack:
     ) -> None:
         self.model, self.token, self.database_url = model, token, database_url
         self.rasa_port, self.action_port = rasa_port, action_port
-        self.env = dict(os.environ, DATABASE_URL=database_url, RASA_TOKEN=token)
+        self.env = dict(os.environ, DATABASE_URL=database_url, RASA_TOKEN=token,
+                        RASA_URL=f"http://127.0.0.1:{rasa_port}")
         self.log = log
         self.workdir = workdir
         self.actions: Optional[subprocess.Popen] = None

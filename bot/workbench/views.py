@@ -7,6 +7,7 @@ autoescaping always on, so whatever a customer or a user typed is shown as text.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,9 @@ from bot.workbench.auth import (
 )
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(js|css)$")
+_STATIC_TYPES = {"js": "text/javascript", "css": "text/css"}
 TEMPLATES = web.AppKey("postdesk.templates", jinja2.Environment)
 T = TypeVar("T")
 
@@ -94,6 +98,19 @@ SECTIONS: tuple[Section, ...] = (
 def sections_for(account: AccountView) -> list[Section]:
     """The sections `account` may use (an admin sees all of them)."""
     return [s for s in SECTIONS if account.has_role(*s.roles)]
+
+
+@public
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """GET /static/{name}: the workbench's own scripts and styles (flat names only)."""
+    name = request.match_info["name"]
+    path = STATIC_DIR / name
+    if not _STATIC_NAME.match(name) or not path.is_file():
+        raise web.HTTPNotFound()
+    response = web.Response(body=path.read_bytes(), charset="utf-8",
+                            content_type=_STATIC_TYPES[name.rsplit(".", 1)[1]])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @public
