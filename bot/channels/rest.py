@@ -18,6 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.store import channel_uows, held_by_agent
 from bot.text.masking import mask_text
 
 logger = logging.getLogger(__name__)
@@ -102,12 +103,50 @@ class SafeRestInput(RestInput):
                                  mask_text(body["sender"]), mask_text(body["message"]))
             if collector.messages:
                 return response.json(collector.messages)
+            if await held_by_agent(request, body["sender"]):
+                # An agent holds the conversation: the bot is silent, the agent sees the message.
+                await self._note_for_agent(body["sender"], body["message"])
+                return response.json([])
             return response.json([{
                 "recipient_id": body["sender"],
                 "text": await self._no_reply_text(request, body),
             }])
 
+        @hook.route("/outbox", methods=["GET"])
+        async def outbox(request: Request) -> HTTPResponse:
+            """What agents sent to `sender` since the last call (each reply handed out once)."""
+            sender = (request.args.get("sender") or "").strip()
+            if not sender or len(sender) > MAX_SENDER_CHARS:
+                return response.json({"error": "'sender' query parameter is required"}, status=400)
+            try:
+                replies = await asyncio.get_running_loop().run_in_executor(
+                    None, self._take_outbox, sender)
+            except Exception:
+                logger.exception("outbox of %s not read", mask_text(sender))
+                return response.json({"error": "outbox temporarily unavailable"}, status=503)
+            return response.json([{"recipient_id": sender, "text": r.final_text,
+                                   "agent": r.agent} for r in replies])
+
         return hook
+
+    def _take_outbox(self, sender: str) -> list:
+        from bot.config import load_settings, local_now
+        from bot.store import desk
+
+        return desk.take_outbox(channel_uows(load_settings().database_url), sender, self.name(),
+                                local_now())
+
+    async def _note_for_agent(self, sender: str, text: str) -> None:
+        from bot.config import load_settings, local_now
+        from bot.store import desk
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, desk.note_customer_message, channel_uows(load_settings().database_url),
+                sender, text, local_now())
+        except Exception:
+            logger.exception("message of %s for its agent not noted in the queue",
+                             mask_text(sender))
 
     async def _no_reply_text(self, request: Request, body: Dict[str, Any]) -> str:
         return await explain_silence(request, body["sender"], body["message"])

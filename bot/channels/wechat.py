@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import wechat_protocol as wp
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
+from bot.channels.store import channel_uows, held_by_agent
 from bot.channels.wechat_api import WeChatClient, WindowClosed
 from bot.config import Settings, load_settings, local_now
 from bot.text.masking import mask_text
@@ -310,11 +311,13 @@ class WeChatInput(InputChannel):
 
     async def _flag_for_agent(self, openid: str, reason: str, text: str) -> None:
         """Queue the conversation for an agent (what the bot cannot handle or deliver)."""
-        from bot.store import services
+        from bot.store import desk, services
 
         def record() -> None:
-            services.record_handover(self._uows(), openid, "wechat", reason, text, None,
-                                     local_now())
+            ticket = services.record_handover(self._uows(), openid, "wechat", reason, text, None,
+                                              local_now())
+            if not ticket.created:  # already queued or with an agent: show what came in
+                desk.note_customer_message(self._uows(), openid, text, local_now())
 
         try:
             await asyncio.get_running_loop().run_in_executor(None, record)
@@ -323,12 +326,7 @@ class WeChatInput(InputChannel):
 
     def _uows(self) -> Any:
         if self._uow_factory is None:
-            from bot.store.db import create_schema, make_engine, make_session_factory
-            from bot.store.uow import uow_factory
-
-            engine = make_engine(self.settings.database_url)
-            create_schema(engine)
-            self._uow_factory = uow_factory(make_session_factory(engine))
+            self._uow_factory = channel_uows(self.settings.database_url)
         return self._uow_factory
 
     async def _texts_for(self, message: wp.InboundMessage, request: Request,
@@ -381,4 +379,20 @@ class WeChatInput(InputChannel):
                 self._choices[message.from_user] = choices
             if body:
                 texts.append(body)
-        return texts or [await explain_silence(request, message.from_user, text)]
+        if texts:
+            return texts
+        if await held_by_agent(request, message.from_user):
+            # An agent holds the conversation: the bot is silent, the agent sees the message.
+            await self._note_for_agent(message.from_user, text)
+            return []
+        return [await explain_silence(request, message.from_user, text)]
+
+    async def _note_for_agent(self, openid: str, text: str) -> None:
+        from bot.store import desk
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, desk.note_customer_message, self._uows(), openid, text, local_now())
+        except Exception:
+            logger.exception("message of %s for its agent not noted in the queue",
+                             mask_text(openid))

@@ -9,6 +9,10 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+# Every table module, so that Base.metadata (create/drop/compare) knows the whole schema.
+import bot.store.accounts  # noqa: F401,E402
+import bot.store.desk  # noqa: F401,E402
+
 
 def _is_memory_sqlite(database: str | None) -> bool:
     return not database or database == ":memory:" or "mode=memory" in database

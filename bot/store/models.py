@@ -165,6 +165,10 @@ class HandoverRequest(Base):
     status: Mapped[str] = Column(String(16), nullable=False, default=HandoverStatus.WAITING.value)
     created_at: Mapped[datetime] = Column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    # The agent (username) holding the conversation while it is taken.
+    assigned_to: Mapped[str | None] = Column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
 
     def __repr__(self) -> str:
         return f"<HandoverRequest {self.id} {self.sender_id} {self.status}>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from alembic import context
 
 import bot.store.accounts  # noqa: F401  (registers the account table on Base.metadata)
+import bot.store.desk  # noqa: F401  (registers the desk tables)
 from bot.store.models import Base
 
 config = context.config

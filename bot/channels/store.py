@@ -1,0 +1,37 @@
+"""The operational store as the channels (inside the Rasa server) use it: opened once per URL."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from bot.store.uow import UowFactory
+
+_factories: dict[str, UowFactory] = {}
+_lock = threading.Lock()
+
+
+def channel_uows(database_url: str) -> UowFactory:
+    """The unit-of-work factory over `database_url` (migrated to the newest schema once)."""
+    with _lock:
+        factory = _factories.get(database_url)
+        if factory is None:
+            from bot.store.db import create_schema, make_engine, make_session_factory
+            from bot.store.uow import uow_factory
+
+            engine = make_engine(database_url)
+            create_schema(engine)
+            factory = _factories[database_url] = uow_factory(make_session_factory(engine))
+        return factory
+
+
+async def held_by_agent(request: Any, sender_id: str) -> bool:
+    """True when an agent holds this conversation (its tracker is paused): the bot is silent.
+
+    `request` is the Sanic request of a channel inside the Rasa server.
+    """
+    agent = getattr(request.app.ctx, "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return False
+    tracker = await store.retrieve(sender_id)
+    return tracker is not None and tracker.is_paused()

@@ -1,0 +1,481 @@
+"""The agents' desk: who holds a handed-over conversation, and every reply an agent decided on.
+
+A hand-over request (`HandoverRequest`, written by the bot) is *waiting* until an agent claims
+it; it is then *taken* by that agent (``assigned_to``), can be transferred to another agent or
+released back to the queue, and is *closed* when the agent hands the conversation back to the
+bot. Each step is a line in `HandoverEvent` (append-only).
+
+An `AgentReply` records one decision on a suggested reply, or a reply the agent wrote: the
+suggestion, the final text, whether and how much it was edited (characters, Levenshtein), the
+agent, the time, and whether it reached the customer. A client-chosen ``request_key`` makes a
+repeated submit (a double click, a retried request) return the first record instead of sending
+the text twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped
+
+from bot.store.models import Base, HandoverRequest, as_store_time
+from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus
+from bot.store.uow import UowFactory
+
+MAX_REPLY_CHARS = 2000
+_OPEN = [s.value for s in OPEN_HANDOVER_STATUSES]
+
+REASON_LABELS = {
+    "request_human": "客户要求人工",
+    "fallback": "机器人多次没听懂",
+    "escalate_complaint": "投诉升级",
+    "urge_pickup": "多次催揽收",
+    "wechat_window_closed": "微信回复窗口关闭/额度用尽",
+    "wechat_image": "客户发来图片",
+    "wechat_location": "客户发来位置",
+    "wechat_link": "客户发来链接",
+    "wechat_video": "客户发来视频",
+    "wechat_shortvideo": "客户发来视频",
+    "wechat_file": "客户发来文件",
+    "delivery_service": "投诉：投递服务",
+    "lost_item": "投诉：丢失",
+    "damaged_item": "投诉：破损",
+    "staff_attitude": "投诉：服务态度",
+    "fee_dispute": "投诉：资费争议",
+    "complaint_progress": "查询投诉进度",
+    "change_delivery": "改地址/改派",
+    "return_intercept": "退回/拦截",
+    "claim_compensation": "申请赔偿",
+    "unsatisfied": "对处理不满意",
+}
+STATUS_LABELS = {"waiting": "等待接入", "taken": "处理中", "closed": "已交还"}
+
+
+class DeskError(ValueError):
+    """A desk action that is not possible now; the message is Chinese, for the agent."""
+
+
+class ReplyDecision(str, Enum):
+    """What the agent did with a suggestion."""
+
+    ACCEPTED = "accepted"   # sent as suggested
+    EDITED = "edited"       # sent after editing
+    REJECTED = "rejected"   # not sent
+    WRITTEN = "written"     # no suggestion: the agent wrote it
+
+
+class Delivery(str, Enum):
+    """Whether a reply reached the customer's channel."""
+
+    PENDING = "pending"     # not yet (the REST outbox: until the client fetches it)
+    SENT = "sent"
+    FAILED = "failed"
+    NONE = "none"           # nothing to deliver (a rejection)
+
+
+class HandoverEvent(Base):
+    """One step of a hand-over: queued, claimed, transferred, released, handed back, replied."""
+
+    __tablename__ = "handover_event"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    handover_id: Mapped[int] = Column(
+        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+    actor: Mapped[str] = Column(String(64), nullable=False)
+    action: Mapped[str] = Column(String(24), nullable=False)
+    detail: Mapped[str] = Column(Text, nullable=False, default="")
+
+
+@event.listens_for(HandoverEvent, "before_update")
+def _events_are_append_only(*_: object) -> None:
+    raise RuntimeError("handover_event rows are never changed")
+
+
+class AgentReply(Base):
+    """An agent's decision on a suggested reply (or a reply of their own) and its delivery."""
+
+    __tablename__ = "agent_reply"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    request_key: Mapped[str] = Column(String(64), nullable=False, unique=True)
+    handover_id: Mapped[int] = Column(
+        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sender_id: Mapped[str] = Column(String(128), nullable=False, index=True)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    agent: Mapped[str] = Column(String(64), nullable=False, index=True)
+    suggestion_kind: Mapped[str | None] = Column(String(32), nullable=True)
+    suggested_text: Mapped[str | None] = Column(Text, nullable=True)
+    final_text: Mapped[str | None] = Column(Text, nullable=True)
+    decision: Mapped[str] = Column(String(12), nullable=False)
+    edit_distance: Mapped[int | None] = Column(Integer, nullable=True)
+    delivery: Mapped[str] = Column(String(12), nullable=False)
+    delivery_error: Mapped[str] = Column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
+    delivered_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class HandoverView:
+    """A hand-over request as the workbench shows it."""
+
+    id: int
+    sender_id: str
+    channel: str
+    reason: str
+    reason_label: str
+    intent: str | None
+    last_message: str
+    status: str
+    status_label: str
+    assigned_to: str | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in _OPEN
+
+
+@dataclass(frozen=True)
+class EventView:
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReplyView:
+    """A recorded reply decision."""
+
+    id: int
+    request_key: str
+    handover_id: int
+    sender_id: str
+    channel: str
+    agent: str
+    suggestion_kind: str | None
+    suggested_text: str | None
+    final_text: str | None
+    decision: str
+    edit_distance: int | None
+    delivery: str
+    delivery_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _handover_view(r: HandoverRequest) -> HandoverView:
+    return HandoverView(
+        id=r.id, sender_id=r.sender_id, channel=r.channel, reason=r.reason,
+        reason_label=REASON_LABELS.get(r.reason, r.reason), intent=r.intent,
+        last_message=r.last_message, status=r.status,
+        status_label=STATUS_LABELS.get(r.status, r.status), assigned_to=r.assigned_to,
+        created_at=r.created_at, updated_at=r.updated_at, claimed_at=r.claimed_at,
+        closed_at=r.closed_at,
+    )
+
+
+def _reply_view(r: AgentReply) -> ReplyView:
+    return ReplyView(
+        id=r.id, request_key=r.request_key, handover_id=r.handover_id, sender_id=r.sender_id,
+        channel=r.channel, agent=r.agent, suggestion_kind=r.suggestion_kind,
+        suggested_text=r.suggested_text, final_text=r.final_text, decision=r.decision,
+        edit_distance=r.edit_distance, delivery=r.delivery, delivery_error=r.delivery_error,
+        created_at=r.created_at, delivered_at=r.delivered_at,
+    )
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance in characters (insertions, deletions, substitutions)."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def open_queue(uow_factory: UowFactory, limit: int = 200) -> list[HandoverView]:
+    """Open hand-overs: waiting ones first (oldest first), then taken ones (oldest claim first)."""
+    with uow_factory() as uow:
+        stmt = (
+            select(HandoverRequest)
+            .where(HandoverRequest.status.in_(_OPEN))
+            .order_by(HandoverRequest.status.desc(), HandoverRequest.created_at, HandoverRequest.id)
+            .limit(limit)
+        )
+        # 'waiting' sorts after 'taken' alphabetically: descending puts waiting first.
+        return [_handover_view(r) for r in uow.session.execute(stmt).scalars()]
+
+
+def get_handover(uow_factory: UowFactory, handover_id: int) -> HandoverView | None:
+    """One hand-over request, or None."""
+    with uow_factory() as uow:
+        request = uow.session.get(HandoverRequest, handover_id)
+        return _handover_view(request) if request is not None else None
+
+
+def handover_events(uow_factory: UowFactory, handover_id: int) -> list[EventView]:
+    """The steps of one hand-over, oldest first."""
+    with uow_factory() as uow:
+        stmt = (select(HandoverEvent).where(HandoverEvent.handover_id == handover_id)
+                .order_by(HandoverEvent.at, HandoverEvent.id))
+        return [EventView(e.at, e.actor, e.action, e.detail)
+                for e in uow.session.execute(stmt).scalars()]
+
+
+def _log(uow: object, handover_id: int, at: datetime, actor: str, action: str,
+         detail: str = "") -> None:
+    uow.session.add(HandoverEvent(handover_id=handover_id, at=at, actor=actor,  # type: ignore[attr-defined]
+                                  action=action, detail=detail))
+
+
+def _locked(uow: object, handover_id: int) -> HandoverRequest:
+    stmt = select(HandoverRequest).where(HandoverRequest.id == handover_id).with_for_update()
+    request = uow.session.execute(stmt).scalar_one_or_none()  # type: ignore[attr-defined]
+    if request is None:
+        raise DeskError(f"没有编号为 {handover_id} 的转人工会话")
+    return request
+
+
+def claim(uow_factory: UowFactory, handover_id: int, agent: str, now: datetime) -> HandoverView:
+    """Take a waiting conversation. Claiming one's own conversation again changes nothing.
+
+    Raises:
+        DeskError: it is taken by another agent, or already handed back.
+    """
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        # A conditional update: of two agents claiming at once, exactly one wins.
+        result = uow.session.execute(
+            update(HandoverRequest)
+            .where(HandoverRequest.id == handover_id,
+                   HandoverRequest.status == HandoverStatus.WAITING.value)
+            .values(status=HandoverStatus.TAKEN.value, assigned_to=agent, claimed_at=now,
+                    updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            _log(uow, handover_id, now, agent, "claimed")
+            uow.commit()
+        request = uow.session.get(HandoverRequest, handover_id)
+        if request is None:
+            raise DeskError(f"没有编号为 {handover_id} 的转人工会话")
+        uow.session.refresh(request)
+        if request.status == HandoverStatus.TAKEN.value and request.assigned_to == agent:
+            return _handover_view(request)
+        if request.status == HandoverStatus.TAKEN.value:
+            raise DeskError(f"这个会话已由 {request.assigned_to} 接入")
+        raise DeskError("这个会话已交还机器人，不能再接入")
+
+
+def _held_by(request: HandoverRequest, actor: str, supervisor: bool) -> None:
+    if request.status != HandoverStatus.TAKEN.value:
+        raise DeskError("这个会话现在没有人接入" if request.status == HandoverStatus.WAITING.value
+                        else "这个会话已交还机器人")
+    if request.assigned_to != actor and not supervisor:
+        raise DeskError(f"这个会话由 {request.assigned_to} 接入，您不能操作")
+
+
+def transfer(uow_factory: UowFactory, handover_id: int, actor: str, to_agent: str,
+             now: datetime, supervisor: bool = False) -> HandoverView:
+    """Give a taken conversation to another active agent (the holder or a supervisor may).
+
+    Raises:
+        DeskError: not held by `actor`, or `to_agent` is not an active agent.
+    """
+    from bot.store.accounts import AccountError, Role, accounts_in, normalise_username
+
+    now = as_store_time(now)
+    try:
+        username = normalise_username(to_agent)
+    except AccountError:
+        raise DeskError(f"没有名为 {to_agent} 的在岗坐席") from None
+    with uow_factory() as uow:
+        target = accounts_in(uow).get_by_username(username)
+        if target is None or not target.active or target.role not in (Role.AGENT.value,
+                                                                       Role.ADMIN.value):
+            raise DeskError(f"没有名为 {to_agent} 的在岗坐席")
+        request = _locked(uow, handover_id)
+        _held_by(request, actor, supervisor)
+        if target.username == request.assigned_to:
+            raise DeskError("会话已在这位坐席手里")
+        previous = request.assigned_to
+        request.assigned_to = target.username
+        request.updated_at = now
+        _log(uow, handover_id, now, actor, "transferred", f"{previous} → {target.username}")
+        uow.commit()
+        return _handover_view(request)
+
+
+def release(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
+            supervisor: bool = False) -> HandoverView:
+    """Put a taken conversation back in the queue for any agent (the bot stays silent)."""
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        request = _locked(uow, handover_id)
+        _held_by(request, actor, supervisor)
+        request.status = HandoverStatus.WAITING.value
+        request.assigned_to = None
+        request.updated_at = now
+        _log(uow, handover_id, now, actor, "released")
+        uow.commit()
+        return _handover_view(request)
+
+
+def hand_back(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
+              supervisor: bool = False) -> HandoverView:
+    """Close the hand-over: the bot answers this customer again."""
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        request = _locked(uow, handover_id)
+        _held_by(request, actor, supervisor)
+        request.status = HandoverStatus.CLOSED.value
+        request.closed_at = now
+        request.updated_at = now
+        _log(uow, handover_id, now, actor, "handed_back")
+        uow.commit()
+        return _handover_view(request)
+
+
+def note_customer_message(uow_factory: UowFactory, sender_id: str, text: str,
+                          now: datetime) -> bool:
+    """A customer wrote while their conversation is with an agent: show it in the queue.
+
+    Returns:
+        True when the sender has an open hand-over (and it was updated).
+    """
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        request = uow.handovers.open_for_sender(sender_id)
+        if request is None:
+            return False
+        request.last_message = text
+        request.updated_at = now
+        uow.commit()
+        return True
+
+
+def _decision(suggested: str | None, final: str | None) -> tuple[ReplyDecision, int | None]:
+    if final is None:
+        return ReplyDecision.REJECTED, None
+    if suggested is None:
+        return ReplyDecision.WRITTEN, None
+    distance = edit_distance(suggested, final)
+    return (ReplyDecision.ACCEPTED if distance == 0 else ReplyDecision.EDITED), distance
+
+
+def record_reply(
+    uow_factory: UowFactory,
+    *,
+    request_key: str,
+    handover_id: int,
+    agent: str,
+    suggestion_kind: str | None,
+    suggested_text: str | None,
+    final_text: str | None,
+    now: datetime,
+) -> tuple[ReplyView, bool]:
+    """Record a decision on a suggestion (``final_text`` None = rejected) or a written reply.
+
+    Only the agent holding the conversation may reply. A `request_key` seen before returns the
+    first record and ``False``: the caller must not deliver it again.
+
+    Raises:
+        DeskError: the conversation is not held by `agent`, or the text is empty or too long.
+    """
+    now = as_store_time(now)
+    if not request_key or len(request_key) > 64:
+        raise DeskError("缺少请求编号")
+    if final_text is not None:
+        final_text = final_text.strip()
+        if not final_text:
+            raise DeskError("回复内容不能为空")
+        if len(final_text) > MAX_REPLY_CHARS:
+            raise DeskError(f"回复太长（最多 {MAX_REPLY_CHARS} 字）")
+    if final_text is None and suggested_text is None:
+        raise DeskError("没有可拒绝的建议")
+    decision, distance = _decision(suggested_text, final_text)
+    with uow_factory() as uow:
+        seen = uow.session.execute(
+            select(AgentReply).where(AgentReply.request_key == request_key)).scalar_one_or_none()
+        if seen is not None:
+            return _reply_view(seen), False
+        request = _locked(uow, handover_id)
+        _held_by(request, agent, supervisor=False)
+        reply = AgentReply(
+            request_key=request_key, handover_id=handover_id, sender_id=request.sender_id,
+            channel=request.channel, agent=agent, suggestion_kind=suggestion_kind,
+            suggested_text=suggested_text, final_text=final_text, decision=decision.value,
+            edit_distance=distance,
+            delivery=(Delivery.NONE if final_text is None else Delivery.PENDING).value,
+            delivery_error="", created_at=now,
+        )
+        uow.session.add(reply)
+        request.updated_at = now
+        _log(uow, handover_id, now, agent, "replied" if final_text is not None else "rejected",
+             suggestion_kind or "")
+        try:
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()  # the same key submitted twice at once: the other one won
+            seen = uow.session.execute(
+                select(AgentReply).where(AgentReply.request_key == request_key)).scalar_one()
+            return _reply_view(seen), False
+        return _reply_view(reply), True
+
+
+def mark_delivery(uow_factory: UowFactory, reply_id: int, delivered: bool, error: str,
+                  now: datetime) -> ReplyView:
+    """Record whether a reply reached the customer's channel."""
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        reply = uow.session.get(AgentReply, reply_id)
+        if reply is None:
+            raise DeskError(f"没有编号为 {reply_id} 的回复")
+        reply.delivery = (Delivery.SENT if delivered else Delivery.FAILED).value
+        reply.delivery_error = error[:500]
+        reply.delivered_at = now if delivered else None
+        uow.commit()
+        return _reply_view(reply)
+
+
+def replies_for(uow_factory: UowFactory, handover_id: int) -> list[ReplyView]:
+    """The replies recorded for one hand-over, oldest first."""
+    with uow_factory() as uow:
+        stmt = (select(AgentReply).where(AgentReply.handover_id == handover_id)
+                .order_by(AgentReply.created_at, AgentReply.id))
+        return [_reply_view(r) for r in uow.session.execute(stmt).scalars()]
+
+
+def take_outbox(uow_factory: UowFactory, sender_id: str, channel: str,
+                now: datetime) -> list[ReplyView]:
+    """The sender's replies not yet delivered on a pull channel (REST), marked sent now.
+
+    Each reply is handed out once: the rows are locked and updated in one transaction.
+    """
+    now = as_store_time(now)
+    with uow_factory() as uow:
+        stmt = (select(AgentReply)
+                .where(AgentReply.sender_id == sender_id, AgentReply.channel == channel,
+                       AgentReply.delivery == Delivery.PENDING.value)
+                .order_by(AgentReply.created_at, AgentReply.id).with_for_update())
+        rows = list(uow.session.execute(stmt).scalars())
+        for reply in rows:
+            reply.delivery = Delivery.SENT.value
+            reply.delivered_at = now
+        uow.commit()
+        return [_reply_view(r) for r in rows]
