@@ -61,7 +61,7 @@ def _when(moment: datetime) -> str:
 
 def status_answer(mail: MailStatus) -> Suggestion:
     """Where the mail is, from its newest scan, and what happens next."""
-    parts = [f"您好，您的{mail.product}{mail.number}目前的状态是“{mail.status_label}”。"]
+    parts = [f"您好，您的{mail.product}邮件 {mail.number} 目前的状态是“{mail.status_label}”。"]
     if mail.last_events:
         latest = mail.last_events[0]
         where = latest.place or latest.unit
@@ -119,9 +119,9 @@ def suggest(
     if mail is not None:
         ranked.append(status_answer(mail))
     if open_orders:
-        if followup:
-            ranked.append(Suggestion("followup", f"处理反馈 · {open_orders[0].number}", followup))
-        ranked.append(acknowledgement(open_orders[0]))
+        # One draft about the order: the drafted feedback when there is one, else the receipt.
+        ranked.append(Suggestion("followup", f"处理反馈 · {open_orders[0].number}", followup)
+                      if followup else acknowledgement(open_orders[0]))
     if complaint_first:
         ranked.sort(key=lambda s: s.kind == "status")
     drafts.extend(ranked)

@@ -84,10 +84,10 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("转人工队列", "机器人转交的会话：认领、转交、交还机器人。",
-            (Role.AGENT, Role.SUPERVISOR)),
+    Section("转人工队列", "机器人转交的会话：接入、转交、交还机器人；接入后机器人对该客户暂停回复。",
+            (Role.AGENT, Role.SUPERVISOR), "/queue"),
     Section("工单", "按渠道、状态、区县、类别筛选；截止时间倒计时，超时优先。",
-            (Role.AGENT, Role.SUPERVISOR)),
+            (Role.AGENT, Role.SUPERVISOR), "/orders"),
     Section("训练数据", "查看机器人对客户消息的理解，整理训练样例。", (Role.TRAINER,)),
     Section("主管看板", "队列、工单时限与坐席工作概况。", (Role.SUPERVISOR,), "/supervisor"),
     Section("账户管理", "在服务器上用命令 python -m bot.workbench users … 创建、列出、停用账户。",

@@ -80,11 +80,6 @@ class Live:
         return WeChatSimulator(self.wechat_webhook, WECHAT_TOKEN, APP_ID, AES_KEY if aes else "")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "browser: drives the workbench in headless Chromium against the live servers")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # This hook sees the whole session's items: mark only those under this directory.
     for item in items:

@@ -11,14 +11,52 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 from tests.browser.support import CHROMIUM, CONTEXT_OPTIONS, MISSING, launch_chromium, login
 
 # (file name without .png, workbench path): one screenshot each, in this order.
+# "{conversation}" stands for the conversation the agent holds (else the first in the queue).
 PAGES: tuple[tuple[str, str], ...] = (
     ("workbench-home", "/"),
+    ("workbench-queue", "/queue"),
+    ("workbench-conversation", "/conversations/{conversation}"),
+    ("workbench-orders", "/orders"),
 )
+DEMO_SENDER = "demo-screenshot"
+DEMO_MESSAGES = ("EA000000014CN怎么好几天都没动了", "转人工")
+DEMO_WHILE_HELD = "我急着用，能不能今天送到？"
+
+
+def prepare_demo(page: "Page", base_url: str, rasa_url: str) -> None:
+    """A REST customer asks about a stuck parcel and for a person; the agent claims it."""
+    from bot.launcher import post_json
+
+    webhook = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
+    for text in DEMO_MESSAGES:
+        status, answer = post_json(webhook, {"sender": DEMO_SENDER, "message": text})
+        if status != 200:
+            raise RuntimeError(f"{webhook} answered {status}: {answer}")
+    entry = _queue_entry(page, base_url, DEMO_SENDER)
+    if entry["status"] == "waiting":
+        token = page.request.get(base_url + "/api/me").json()["csrf_token"]
+        claimed = page.request.post(f"{base_url}/api/handovers/{entry['id']}/claim",
+                                    headers={"X-CSRF-Token": token}, data={})
+        if claimed.status != 200:
+            raise RuntimeError(f"claim answered {claimed.status}: {claimed.text()}")
+    post_json(webhook, {"sender": DEMO_SENDER, "message": DEMO_WHILE_HELD})
+
+
+def _queue_entry(page: "Page", base_url: str, sender: str | None = None) -> dict:
+    entries = page.request.get(base_url + "/api/queue").json()["entries"]
+    chosen = ([e for e in entries if e["sender"] == sender] if sender
+              else [e for e in entries if e["mine"]] or entries)
+    if not chosen:
+        raise RuntimeError("no conversation in the queue to show (try --demo)")
+    return chosen[0]
 
 
 def has_chinese_font() -> bool:
@@ -30,7 +68,8 @@ def has_chinese_font() -> bool:
 
 
 def take(base_url: str, out: Path, username: str, password: str,
-         pages: Sequence[tuple[str, str]] = PAGES, chromium: Path = CHROMIUM) -> list[Path]:
+         pages: Sequence[tuple[str, str]] = PAGES, chromium: Path = CHROMIUM,
+         demo_rasa_url: str | None = None) -> list[Path]:
     """Log in and save a full-page screenshot of each (name, path) of `pages` into `out`.
 
     Returns:
@@ -51,8 +90,13 @@ def take(base_url: str, out: Path, username: str, password: str,
             login(page, base_url, username, password)
             if page.url.split("?", 1)[0].endswith("/login"):
                 raise RuntimeError(f"could not log in as {username!r} at {base_url}/login")
+            if demo_rasa_url:
+                prepare_demo(page, base_url, demo_rasa_url)
             for name, path in pages:
-                response = page.goto(base_url + path, wait_until="networkidle")
+                if "{conversation}" in path:
+                    path = path.format(conversation=_queue_entry(page, base_url)["id"])
+                response = page.goto(base_url + path, wait_until="load")
+                page.wait_for_timeout(2500)  # live pages fill in over their event streams
                 status = response.status if response is not None else 0
                 if status != 200:
                     raise RuntimeError(f"{base_url}{path} answered {status}, not 200")
@@ -80,6 +124,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="its password (the demo agent's)")
     parser.add_argument("--chromium", type=Path, default=CHROMIUM,
                         help=f"the browser binary (default {CHROMIUM})")
+    parser.add_argument("--demo", metavar="RASA_URL", default=None,
+                        help="first let a REST customer of that Rasa server (e.g. "
+                             "http://localhost:5005) ask for a person and claim the conversation")
     parser.add_argument("--allow-missing-fonts", action="store_true",
                         help="take the screenshots even without a Chinese font")
     args = parser.parse_args(argv)
@@ -100,7 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from playwright.sync_api import Error as PlaywrightError
 
     try:
-        written = take(base_url, args.out, args.username, args.password, chromium=args.chromium)
+        written = take(base_url, args.out, args.username, args.password, chromium=args.chromium,
+                       demo_rasa_url=args.demo)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
