@@ -321,34 +321,36 @@ def transfer(uow_factory: UowFactory, handover_id: int, actor: str, to_agent: st
         return _handover_view(request)
 
 
-def release(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
-            supervisor: bool = False) -> HandoverView:
-    """Put a taken conversation back in the queue for any agent (the bot stays silent)."""
+def _step(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
+          supervisor: bool, action: str, status: HandoverStatus) -> HandoverView:
+    """Move a conversation held by `actor` (or any, for a supervisor) to `status`."""
     now = as_store_time(now)
     with uow_factory() as uow:
         request = _locked(uow, handover_id)
         _held_by(request, actor, supervisor)
-        request.status = HandoverStatus.WAITING.value
-        request.assigned_to = None
+        request.status = status.value
         request.updated_at = now
-        _log(uow, handover_id, now, actor, "released")
+        if status is HandoverStatus.WAITING:
+            request.assigned_to = None
+        else:
+            request.closed_at = now
+        _log(uow, handover_id, now, actor, action)
         uow.commit()
         return _handover_view(request)
+
+
+def release(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
+            supervisor: bool = False) -> HandoverView:
+    """Put a taken conversation back in the queue for any agent (the bot stays silent)."""
+    return _step(uow_factory, handover_id, actor, now, supervisor, "released",
+                 HandoverStatus.WAITING)
 
 
 def hand_back(uow_factory: UowFactory, handover_id: int, actor: str, now: datetime,
               supervisor: bool = False) -> HandoverView:
     """Close the hand-over: the bot answers this customer again."""
-    now = as_store_time(now)
-    with uow_factory() as uow:
-        request = _locked(uow, handover_id)
-        _held_by(request, actor, supervisor)
-        request.status = HandoverStatus.CLOSED.value
-        request.closed_at = now
-        request.updated_at = now
-        _log(uow, handover_id, now, actor, "handed_back")
-        uow.commit()
-        return _handover_view(request)
+    return _step(uow_factory, handover_id, actor, now, supervisor, "handed_back",
+                 HandoverStatus.CLOSED)
 
 
 def note_customer_message(uow_factory: UowFactory, sender_id: str, text: str,

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import (
@@ -21,6 +22,7 @@ from bot.store.status import (
     HandoverStatus,
     PickupStatus,
     StatusCode,
+    WorkOrderStatus,
 )
 from bot.text.tracking import normalise
 
@@ -175,6 +177,39 @@ class WorkOrderRepository:
         """Every order, soonest deadline first."""
         stmt = select(WorkOrder).order_by(WorkOrder.deadline, WorkOrder.id)
         return list(self.session.execute(stmt).scalars())
+
+    @staticmethod
+    def overdue_at(now: datetime) -> Any:
+        """SQL for `bot.store.workorders.is_overdue`: open, unanswered, past the deadline."""
+        return and_(WorkOrder.status != WorkOrderStatus.CLOSED.value,
+                    WorkOrder.answered_at.is_(None), WorkOrder.deadline < now)
+
+    def page(self, now: datetime, *, channel: str | None = None, status: str | None = None,
+             county: str | None = None, category: str | None = None,
+             overdue_only: bool = False, limit: int = 200) -> tuple[list[WorkOrder], int]:
+        """Orders passing the filters: overdue first, then open, then by deadline; and how many.
+
+        Two queries (the page, the count); histories are not loaded.
+        """
+        conditions = [column == value for column, value in (
+            (WorkOrder.channel, channel), (WorkOrder.status, status),
+            (WorkOrder.county, county), (WorkOrder.category, category)) if value is not None]
+        overdue = self.overdue_at(now)
+        if overdue_only:
+            conditions.append(overdue)
+        is_closed = WorkOrder.status == WorkOrderStatus.CLOSED.value
+        stmt = (select(WorkOrder).where(*conditions)
+                .order_by(case((overdue, 0), else_=1), case((is_closed, 1), else_=0),
+                          WorkOrder.deadline, WorkOrder.id)
+                .limit(limit))
+        total = self.session.execute(
+            select(func.count(WorkOrder.id)).where(*conditions)).scalar_one()
+        return list(self.session.execute(stmt).scalars()), int(total)
+
+    def counties(self) -> list[str]:
+        """Every county an order is filed under, sorted."""
+        stmt = select(WorkOrder.county).where(WorkOrder.county.is_not(None)).distinct()
+        return sorted(c for c in self.session.execute(stmt).scalars() if c)
 
 
 class PickupRepository:

@@ -179,6 +179,15 @@ class Reminder:
     escalated_now: str | None = None
 
 
+def is_overdue(status: WorkOrderStatus, answered_at: datetime | None, deadline: datetime,
+               now: datetime) -> bool:
+    """An order is overdue while it is open, unanswered and past its deadline.
+
+    (`WorkOrderRepository.overdue_at` is the same rule in SQL.)
+    """
+    return status is not WorkOrderStatus.CLOSED and answered_at is None and now > deadline
+
+
 def _view(order: WorkOrder, rules: DeadlineRules, now: datetime) -> WorkOrderView:
     status = WorkOrderStatus(order.status)
     if status is WorkOrderStatus.CLOSED:
@@ -188,7 +197,7 @@ def _view(order: WorkOrder, rules: DeadlineRules, now: datetime) -> WorkOrderVie
         overdue = False
     else:
         remaining = rules.remaining(order.channel, order.deadline, now, order.assigned_unit)
-        overdue = order.answered_at is None and now > order.deadline
+        overdue = is_overdue(status, order.answered_at, order.deadline, now)
     return WorkOrderView(
         number=order.number or "",
         channel=Channel(order.channel),

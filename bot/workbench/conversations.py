@@ -270,34 +270,32 @@ async def claim(request: web.Request) -> web.StreamResponse:
     return await _after_change(request, view)
 
 
-@require_role(*_DESK_ROLES)
-async def transfer(request: web.Request) -> web.StreamResponse:
-    """POST /api/handovers/{id}/transfer {"to": username}: give it to another agent."""
+async def _desk_step(request: web.Request, step: Callable[..., desk.HandoverView],
+                     *args: Any) -> web.Response:
+    """Run a desk step as the logged-in account; 409 with the desk's message when refused."""
     account = current_account(request)
     assert account is not None
-    body = await _json_body(request)
-    target = body.get("to")
-    if not isinstance(target, str) or not target.strip():
-        return _error("请选择要转给的坐席", 400)
     try:
-        view = await _in_thread(desk.transfer, request.app[UOWS], _handover_id(request),
-                                account.username, target, local_now(), _is_supervisor(account))
+        view = await _in_thread(step, request.app[UOWS], _handover_id(request), account.username,
+                                *args, local_now(), _is_supervisor(account))
     except desk.DeskError as exc:
         return _error(str(exc), 409)
     return await _after_change(request, view)
+
+
+@require_role(*_DESK_ROLES)
+async def transfer(request: web.Request) -> web.StreamResponse:
+    """POST /api/handovers/{id}/transfer {"to": username}: give it to another agent."""
+    target = (await _json_body(request)).get("to")
+    if not isinstance(target, str) or not target.strip():
+        return _error("请选择要转给的坐席", 400)
+    return await _desk_step(request, desk.transfer, target)
 
 
 @require_role(*_DESK_ROLES)
 async def release(request: web.Request) -> web.StreamResponse:
     """POST /api/handovers/{id}/release: back to the queue (the bot stays paused)."""
-    account = current_account(request)
-    assert account is not None
-    try:
-        view = await _in_thread(desk.release, request.app[UOWS], _handover_id(request),
-                                account.username, local_now(), _is_supervisor(account))
-    except desk.DeskError as exc:
-        return _error(str(exc), 409)
-    return await _after_change(request, view)
+    return await _desk_step(request, desk.release)
 
 
 @require_role(*_DESK_ROLES)
@@ -317,12 +315,7 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
     except RasaUnavailable as exc:
         logger.error("hand back of hand-over %s failed: %s", handover_id, exc)
         return _error("机器人服务暂时连不上，会话仍由您处理，请稍后再交还", 503)
-    try:
-        view = await _in_thread(desk.hand_back, uows, handover_id, account.username,
-                                local_now(), _is_supervisor(account))
-    except desk.DeskError as exc:
-        return _error(str(exc), 409)
-    return await _after_change(request, view)
+    return await _desk_step(request, desk.hand_back)
 
 
 # --- conversation ----------------------------------------------------------------------------

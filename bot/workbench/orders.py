@@ -26,7 +26,7 @@ from aiohttp import web
 from bot.config import TIMEZONE, Settings, local_now
 from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role
-from bot.store.models import WorkOrder
+from bot.store.models import WorkOrder, as_store_time
 from bot.store.status import Category, Channel, Priority, WorkOrderStatus
 from bot.store.uow import UowFactory
 from bot.text.masking import mask_name, mask_signer
@@ -183,20 +183,8 @@ def _row(order: WorkOrder, now: datetime) -> OrderRow:
         description=order.description,
         deadline=order.deadline,
         answered_at=order.answered_at,
-        # The rule of WorkOrderView.overdue: open, not answered, past the deadline.
-        overdue=status is not S.CLOSED and order.answered_at is None and now > order.deadline,
+        overdue=wo.is_overdue(status, order.answered_at, order.deadline, now),
     )
-
-
-def order_rows(uows: UowFactory, now: datetime) -> list[OrderRow]:
-    """Every order as of `now`, overdue first, then open before closed, then by deadline.
-
-    One query (the repository's list); unlike `bot.store.workorders.list_work_orders` it does
-    not load each order's history, which the list does not show.
-    """
-    with uows() as uow:
-        rows = [_row(order, now) for order in uow.work_orders.list()]
-    return sorted(rows, key=lambda r: (not r.overdue, not r.is_open, r.deadline))
 
 
 def _enum_or_none(enum: type[Any], value: str | None) -> Any:
@@ -252,10 +240,14 @@ class OrderList:
 def filtered_orders(uows: UowFactory, now: datetime, filters: OrderFilters,
                     limit: int = LIST_LIMIT) -> OrderList:
     """The orders passing `filters` (at most `limit`), their total and every county known."""
-    rows = order_rows(uows, now)
-    counties = sorted({r.county for r in rows if r.county})
-    matching = [r for r in rows if filters.matches(r)]
-    return OrderList(matching[:limit], len(matching), counties)
+    with uows() as uow:
+        orders, total = uow.work_orders.page(
+            as_store_time(now), limit=limit, overdue_only=filters.overdue_only,
+            channel=filters.channel.value if filters.channel else None,
+            status=filters.status.value if filters.status else None,
+            county=filters.county,
+            category=filters.category.value if filters.category else None)
+        return OrderList([_row(o, now) for o in orders], total, uow.work_orders.counties())
 
 
 def _summary(text: str) -> str:
