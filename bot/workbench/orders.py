@@ -215,14 +215,6 @@ class OrderFilters:
             overdue_only=query.get("overdue") in ("1", "on", "true"),
         )
 
-    def matches(self, row: OrderRow) -> bool:
-        """True when `row` passes every filter set."""
-        return ((self.channel is None or row.channel is self.channel)
-                and (self.status is None or row.status is self.status)
-                and (self.county is None or row.county == self.county)
-                and (self.category is None or row.category is self.category)
-                and (not self.overdue_only or row.overdue))
-
     @property
     def active(self) -> bool:
         return self != OrderFilters()
