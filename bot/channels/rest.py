@@ -18,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.store import channel_uows, held_by_agent
+from bot.channels.store import channel_uows, count_message, held_by_agent
 from bot.text.masking import mask_text
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class SafeRestInput(RestInput):
                 logger.warning("rest webhook refused a request: %s", error)
                 return response.json({"error": error}, status=400)
 
+            await count_message(self._uows(), body["sender"], self.name())
             collector = CollectingOutputChannel()
             message = UserMessage(
                 body["message"], collector, body["sender"],
@@ -129,21 +130,24 @@ class SafeRestInput(RestInput):
 
         return hook
 
+    def _uows(self) -> Any:
+        from bot.config import load_settings
+
+        return channel_uows(load_settings().database_url)
+
     def _take_outbox(self, sender: str) -> list:
-        from bot.config import load_settings, local_now
+        from bot.config import local_now
         from bot.store import desk
 
-        return desk.take_outbox(channel_uows(load_settings().database_url), sender, self.name(),
-                                local_now())
+        return desk.take_outbox(self._uows(), sender, self.name(), local_now())
 
     async def _note_for_agent(self, sender: str, text: str) -> None:
-        from bot.config import load_settings, local_now
+        from bot.config import local_now
         from bot.store import desk
 
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, desk.note_customer_message, channel_uows(load_settings().database_url),
-                sender, text, local_now())
+                None, desk.note_customer_message, self._uows(), sender, text, local_now())
         except Exception:
             logger.exception("message of %s for its agent not noted in the queue",
                              mask_text(sender))

@@ -35,3 +35,19 @@ async def held_by_agent(request: Any, sender_id: str) -> bool:
         return False
     tracker = await store.retrieve(sender_id)
     return tracker is not None and tracker.is_paused()
+
+
+async def count_message(uows: UowFactory, sender_id: str, channel: str) -> None:
+    """Count a customer message for bot containment; a store failure is logged, never raised."""
+    import asyncio
+    import logging
+
+    from bot.config import local_now
+    from bot.store import desk
+    from bot.text.masking import mask_text
+
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            None, desk.count_conversation, uows, sender_id, channel, local_now())
+    except Exception:  # noqa: BLE001 - statistics must never cost a customer their answer
+        logging.getLogger(__name__).exception("message of %s not counted", mask_text(sender_id))

@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import wechat_protocol as wp
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
-from bot.channels.store import channel_uows, held_by_agent
+from bot.channels.store import channel_uows, count_message, held_by_agent
 from bot.channels.wechat_api import WeChatClient, WindowClosed
 from bot.config import Settings, load_settings, local_now
 from bot.text.masking import mask_text
@@ -364,6 +364,7 @@ class WeChatInput(InputChannel):
 
     async def _ask_rasa(self, text: str, message: wp.InboundMessage, request: Request,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
+        await count_message(self._uows(), message.from_user, self.name())
         collector = CollectingOutputChannel()
         await on_new_message(UserMessage(
             text, collector, message.from_user, input_channel=self.name(),

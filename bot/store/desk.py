@@ -14,10 +14,22 @@ the text twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, event, select, update
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 
@@ -481,3 +493,49 @@ def take_outbox(uow_factory: UowFactory, sender_id: str, channel: str,
             reply.delivered_at = now
         uow.commit()
         return [_reply_view(r) for r in rows]
+
+
+class ConversationDay(Base):
+    """A customer who wrote to the bot on a day, per channel: the base of bot containment.
+
+    One row per (sender, channel, day); ``messages`` counts what they sent that day.
+    """
+
+    __tablename__ = "conversation_day"
+    __table_args__ = (UniqueConstraint("sender_id", "channel", "day",
+                                       name="uq_conversation_day"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    sender_id: Mapped[str] = Column(String(128), nullable=False)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    day: Mapped[date] = Column(Date, nullable=False, index=True)
+    messages: Mapped[int] = Column(Integer, nullable=False, default=0)
+
+
+def count_conversation(uow_factory: UowFactory, sender_id: str, channel: str,
+                       now: datetime) -> None:
+    """Count one customer message towards (sender, channel, today)."""
+    day = as_store_time(now).date()
+    with uow_factory() as uow:
+        updated = uow.session.execute(
+            update(ConversationDay)
+            .where(ConversationDay.sender_id == sender_id, ConversationDay.channel == channel,
+                   ConversationDay.day == day)
+            .values(messages=ConversationDay.messages + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if updated:
+            uow.commit()
+            return
+        uow.session.add(ConversationDay(sender_id=sender_id, channel=channel, day=day,
+                                        messages=1))
+        try:
+            uow.commit()
+        except IntegrityError:  # another worker counted the first message of the day
+            uow.rollback()
+            uow.session.execute(
+                update(ConversationDay)
+                .where(ConversationDay.sender_id == sender_id,
+                       ConversationDay.channel == channel, ConversationDay.day == day)
+                .values(messages=ConversationDay.messages + 1)
+                .execution_options(synchronize_session=False))
+            uow.commit()

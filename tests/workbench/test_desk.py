@@ -219,3 +219,20 @@ def test_history_rows_are_never_changed(uows: UowFactory, queued: int) -> None:
         event.detail = "changed"
         with pytest.raises(RuntimeError, match="never changed"):
             uow.commit()
+
+
+def test_customer_messages_are_counted_per_sender_channel_and_day(uows: UowFactory) -> None:
+    for at, sender, channel in [(NOW, "wx-1", "wechat"), (NOW, "wx-1", "wechat"),
+                                (NOW, "wx-1", "rest"), (NOW + timedelta(days=1), "wx-1", "wechat"),
+                                (NOW, "wx-2", "wechat")]:
+        desk.count_conversation(uows, sender, channel, at)
+    with uows() as uow:
+        rows = uow.session.execute(
+            select(desk.ConversationDay.sender_id, desk.ConversationDay.channel,
+                   desk.ConversationDay.day, desk.ConversationDay.messages)
+            .order_by(desk.ConversationDay.day, desk.ConversationDay.sender_id,
+                      desk.ConversationDay.channel)).all()
+    today, tomorrow = NOW.date(), (NOW + timedelta(days=1)).date()
+    assert [tuple(r) for r in rows] == [("wx-1", "rest", today, 1), ("wx-1", "wechat", today, 2),
+                                        ("wx-2", "wechat", today, 1),
+                                        ("wx-1", "wechat", tomorrow, 1)]
