@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.store.uow import UowFactory
-from bot.workbench import conversations, orders, views
+from bot.workbench import conversations, orders, reports_views, views
 from bot.workbench.auth import (
     AUTH,
     FORBIDDEN,
@@ -61,10 +61,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/login", views.login)
     app.router.add_post("/logout", views.logout, name="logout")
     app.router.add_get("/", views.home, name="home")
-    app.router.add_get("/supervisor", views.supervisor, name="supervisor")
     app.router.add_get("/api/me", views.api_me, name="api_me")
     orders.setup_routes(app)
     conversations.setup_routes(app)
+    reports_views.setup_routes(app)
 
 
 def _store_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -154,12 +154,6 @@ async def home(request: web.Request) -> web.StreamResponse:
     return render(request, "home.html", {"sections": sections_for(account)})
 
 
-@require_role(Role.SUPERVISOR)
-async def supervisor(request: web.Request) -> web.StreamResponse:
-    """GET /supervisor: the supervisors' page (a placeholder naming what will come)."""
-    return render(request, "supervisor.html")
-
-
 @require_role()
 async def api_me(request: web.Request) -> web.StreamResponse:
     """GET /api/me: the logged-in account and the session's CSRF token (for scripts)."""
