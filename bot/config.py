@@ -48,6 +48,9 @@ class Settings:
     wechat_passive_wait_s: float = 4.0  # longer turns answer `success` and reply through the API
     workbench_port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"  # the Rasa server the workbench talks to (tracker API)
+    # Rasa's SQL tracker store (conversations survive restarts and model deploys; the trainers'
+    # inbox reads customer messages from its `events` table).
+    tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     workbench_secure_cookies: bool = False  # True behind HTTPS: session cookie marked Secure
 
 
@@ -79,6 +82,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
                                     or defaults.wechat_passive_wait_s),
         workbench_port=int(values.get("WORKBENCH_PORT") or defaults.workbench_port),
         rasa_url=(values.get("RASA_URL") or defaults.rasa_url).rstrip("/"),
+        tracker_store_url=values.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
         workbench_secure_cookies=(values.get("WORKBENCH_SECURE_COOKIES") or "").strip().lower()
         in ("1", "true", "yes"),
     )

@@ -89,18 +89,20 @@ def entity_scores(
     return report
 
 
-async def _parse_all(model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
+async def _parse_all(model: Path, texts: Sequence[str], progress: bool) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
+    from tqdm import tqdm
 
     agent = Agent.load(str(model))
-    return [await agent.parse_message(t) for t in texts]
+    return [await agent.parse_message(t)
+            for t in tqdm(texts, desc=f"evaluating {model.name}", unit="msg", disable=not progress)]
 
 
-def evaluate(model: Path, examples: Sequence[Example]) -> Result:
+def evaluate(model: Path, examples: Sequence[Example], progress: bool = False) -> Result:
     """Parse every example with the model and score intents and entities."""
     from sklearn.metrics import classification_report, confusion_matrix
 
-    parses = asyncio.run(_parse_all(model, [e.text for e in examples]))
+    parses = asyncio.run(_parse_all(model, [e.text for e in examples], progress))
     y_true = [e.intent for e in examples]
     y_pred = [p["intent"]["name"] for p in parses]
     labels = sorted(set(y_true) | set(y_pred))

@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 # Every table module, so that Base.metadata (create/drop/compare) knows the whole schema.
 import bot.store.accounts  # noqa: F401,E402
 import bot.store.desk  # noqa: F401,E402
+import bot.trainer.inbox  # noqa: F401,E402
 
 
 def _is_memory_sqlite(database: str | None) -> bool:

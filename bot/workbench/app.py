@@ -9,7 +9,14 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.store.uow import UowFactory
-from bot.workbench import conversations, orders, reports_views, views
+from bot.workbench import (
+    conversations,
+    models_views,
+    orders,
+    reports_views,
+    trainer_views,
+    views,
+)
 from bot.workbench.auth import (
     AUTH,
     FORBIDDEN,
@@ -65,6 +72,8 @@ def setup_routes(app: web.Application) -> None:
     orders.setup_routes(app)
     conversations.setup_routes(app)
     reports_views.setup_routes(app)
+    trainer_views.setup_routes(app)
+    models_views.setup_routes(app)
 
 
 def _store_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -337,7 +337,8 @@ def transcript(tracker: dict[str, Any], account: AccountView) -> list[dict[str, 
             parse = event.get("parse_data") or {}
             intent = parse.get("intent") or {}
             lines.append({
-                "kind": "customer", "at": at, "text": shown_text(account, event.get("text")),
+                "kind": "customer", "at": at, "ts": event.get("timestamp"),
+                "text": shown_text(account, event.get("text")),
                 "intent": intent.get("name"),
                 "confidence": (round(float(intent["confidence"]), 3)
                                if isinstance(intent.get("confidence"), (int, float)) else None),
@@ -472,7 +473,14 @@ async def conversation_state(request: web.Request, handover_id: int) -> dict[str
         "replies": [_reply_json(r, account) for r in replies],
         "events": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                    for e in events],
+        "intents": list(_intents()) if mine else [],
     }
+
+
+def _intents() -> tuple[str, ...]:
+    from bot.trainer.inbox import domain_vocabulary
+
+    return domain_vocabulary().intents
 
 
 @require_role(*_DESK_ROLES)
@@ -540,6 +548,45 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
                              status=201 if created else 200)
 
 
+@require_role(Role.AGENT)
+async def post_correction(request: web.Request) -> web.StreamResponse:
+    """POST /api/conversations/{id}/corrections {"ts": event timestamp, "intent": name}.
+
+    The agent says the bot misread one of the customer's messages: it goes to the trainers'
+    inbox with the agent's intent. The message itself is read from the tracker, not taken from
+    the request.
+    """
+    from bot.trainer.inbox import TrainerError, record_correction
+
+    account = current_account(request)
+    assert account is not None
+    body = await _json_body(request)
+    ts, intent = body.get("ts"), body.get("intent")
+    if not isinstance(ts, (int, float)) or not isinstance(intent, str) or not intent:
+        return _error("请选择消息和正确的意图", 400)
+    view = await _in_thread(desk.get_handover, request.app[UOWS], _handover_id(request))
+    if view is None:
+        return _error("没有这个转人工会话", 404)
+    try:
+        tracker = await request.app[RASA].tracker(view.sender_id)
+    except RasaUnavailable:
+        return _error("机器人服务暂时连不上，请稍后再纠正", 503)
+    event = next((e for e in tracker.get("events") or []
+                  if e.get("event") == "user" and e.get("timestamp") == ts), None)
+    if event is None:
+        return _error("这个会话里没有这条客户消息", 404)
+    parse = (event.get("parse_data") or {}).get("intent") or {}
+    try:
+        candidate = await _in_thread(
+            lambda: record_correction(
+                request.app[UOWS], view.sender_id, view.channel, event.get("text") or "",
+                datetime.fromtimestamp(ts, TIMEZONE).replace(tzinfo=None), parse.get("name"),
+                parse.get("confidence"), intent, account.username))
+    except TrainerError as exc:
+        return _error(str(exc), 400)
+    return web.json_response({"candidate": candidate.id, "intent": intent}, status=201)
+
+
 async def _deliver(request: web.Request, reply: desk.ReplyView,
                    log_to_tracker: bool) -> desk.ReplyView:
     """Write the reply into the tracker and send it through its channel; record the outcome."""
@@ -596,3 +643,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/conversations/{id}", api_conversation)
     app.router.add_get("/api/conversations/{id}/stream", conversation_stream)
     app.router.add_post("/api/conversations/{id}/replies", post_reply)
+    app.router.add_post("/api/conversations/{id}/corrections", post_correction)

@@ -20,7 +20,8 @@ def test_init_creates_the_database_file_and_tables(tmp_path: Path, capsys: pytes
     assert set(inspect(engine).get_table_names()) == {
         "mail_item", "tracking_event", "handover_request", "work_order", "work_order_event",
         "work_order_source", "pickup_order", "pickup_reminder", "account", "handover_event",
-        "agent_reply", "conversation_day", "alembic_version"}
+        "agent_reply", "conversation_day", "nlu_candidate", "nlu_collect_cursor",
+        "alembic_version"}
     engine.dispose()
     assert main(["init", "--database-url", url]) == 0  # again: nothing breaks
 

@@ -404,3 +404,31 @@ async def test_pages_escape_and_load_only_own_scripts(workbench: Desk) -> None:
     assert "innerHTML" not in script and "textContent" in await (
         await agent.get("/static/common.js")).text()
     assert (await agent.get("/static/..%2Fapp.py")).status == 404
+
+
+@pytest.mark.asyncio
+async def test_an_agent_sends_a_misread_message_to_the_trainers(workbench: Desk) -> None:
+    from bot.trainer.inbox import get_candidate
+
+    hid = handover(workbench.uows, "wx-k", "人工")
+    workbench.rasa.customer_says("wx-k", "我那个件咋个还没得动静", "greet", 0.41)
+    agent = await workbench.login("agent1")
+    await post(agent, f"/api/handovers/{hid}/claim")
+    state = await (await agent.get(f"/api/conversations/{hid}")).json()
+    assert "delivery_delay" in state["intents"]
+    [line] = [t for t in state["transcript"] if t["kind"] == "customer"]
+    status, body = await post(agent, f"/api/conversations/{hid}/corrections",
+                              {"ts": line["ts"], "intent": "delivery_delay"})
+    assert status == 201, body
+    candidate = get_candidate(workbench.uows, body["candidate"])
+    assert (candidate.text, candidate.reason, candidate.predicted_intent, candidate.confidence,
+            candidate.suggested_intent, candidate.reported_by) == (
+        "我那个件咋个还没得动静", "corrected", "greet", 0.41, "delivery_delay", "agent1")
+    # A message that is not in the conversation, or an intent not in the domain, is refused.
+    assert (await post(agent, f"/api/conversations/{hid}/corrections",
+                       {"ts": 123.0, "intent": "delivery_delay"}))[0] == 404
+    assert (await post(agent, f"/api/conversations/{hid}/corrections",
+                       {"ts": line["ts"], "intent": "no_such_intent"}))[0] == 400
+    supervisor = await workbench.login("super1")
+    assert (await post(supervisor, f"/api/conversations/{hid}/corrections",
+                       {"ts": line["ts"], "intent": "delivery_delay"}))[0] == 403

@@ -59,10 +59,25 @@
           className: `reading${line.confidence !== null && line.confidence < 0.5 ? " low" : ""}`,
           dataset: { testid: "reading" },
           text: `理解：${line.intent || "—"}${conf}${entities ? `；实体：${entities}` : ""}` }));
+        if (state && state.intents.length && line.ts !== null) node.append(correction(line));
       }
       return node;
     }));
     if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  // "理解错了": the agent picks the right intent; the message goes to the trainers' inbox.
+  function correction(line) {
+    const select = PD.el("select", { dataset: { testid: "correct-intent" } },
+      PD.el("option", { value: "", text: "理解错了？选正确意图" }),
+      ...state.intents.map((name) => PD.el("option", { value: name, text: name })));
+    select.onchange = async () => {
+      if (!select.value) return;
+      if (await post(`/api/conversations/${id}/corrections`, { ts: line.ts, intent: select.value })) {
+        PD.flash(`已把这条消息交给训练师（正确意图：${select.value}）`);
+      }
+    };
+    return PD.el("div", { className: "reading" }, select);
   }
 
   function renderSuggestions(suggestions) {

@@ -1,0 +1,81 @@
+"""The deployment gate: a new model goes into service only if it is no worse than the one there.
+
+Both models are scored on the same held-out split (tests/nlu). The candidate is refused when
+its intent macro-F1 is lower than the deployed model's, or when any intent's F1 drops by more
+than `MAX_INTENT_DROP` (3 points); the verdict names each reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_INTENT_DROP = 0.03
+# Float noise only: a report rounded to 4 places must not refuse an identical model.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer and the comparison behind it."""
+
+    deploy: bool
+    reasons: list[str]
+    macro_before: float | None
+    macro_after: float
+    intent_deltas: dict[str, float]  # intent -> candidate F1 minus deployed F1
+
+
+def metrics_of(result: Any) -> dict[str, Any]:
+    """The registry's metrics of an evaluation (`bot.nlu.evaluate.Result`)."""
+    intents = {name: round(float(row["f1-score"]), 4)
+               for name, row in result.intent_report.items()
+               if isinstance(row, dict) and name not in ("macro avg", "weighted avg", "micro avg")}
+    return {
+        "macro_f1": round(result.intent_macro_f1, 4),
+        "intents": intents,
+        "entities": {name: row["f1"] for name, row in result.entity_report.items()},
+        "examples": int(result.intent_report.get("macro avg", {}).get("support", 0)),
+    }
+
+
+def judge(candidate: dict[str, Any], deployed: dict[str, Any] | None,
+          max_intent_drop: float = MAX_INTENT_DROP) -> Verdict:
+    """Compare a candidate's metrics with the deployed model's.
+
+    With no deployed model (the first one) the candidate passes.
+    """
+    after = float(candidate["macro_f1"])
+    if deployed is None:
+        return Verdict(True, [], None, after, {})
+    before = float(deployed["macro_f1"])
+    reasons = []
+    if after < before - _EPSILON:
+        reasons.append(f"intent macro-F1 dropped from {before:.4f} to {after:.4f} "
+                       f"({(after - before) * 100:+.1f} points)")
+    old, new = deployed.get("intents", {}), candidate.get("intents", {})
+    deltas = {name: round(float(new.get(name, 0.0)) - float(old[name]), 4) for name in old}
+    for name, delta in sorted(deltas.items(), key=lambda item: item[1]):
+        if delta < -max_intent_drop - _EPSILON:
+            reasons.append(f"intent {name}: F1 dropped from {old[name]:.4f} to "
+                           f"{float(new.get(name, 0.0)):.4f} ({delta * 100:+.1f} points, "
+                           f"more than {max_intent_drop * 100:.0f})")
+    return Verdict(not reasons, reasons, before, after, deltas)
+
+
+def report(verdict: Verdict) -> str:
+    """The comparison as the trainer reads it: overall, the intents that moved, the verdict."""
+    lines = []
+    if verdict.macro_before is None:
+        lines.append(f"intent macro-F1 {verdict.macro_after:.4f} (no model in service yet)")
+    else:
+        lines.append(f"intent macro-F1 {verdict.macro_before:.4f} -> {verdict.macro_after:.4f} "
+                     f"({(verdict.macro_after - verdict.macro_before) * 100:+.1f} points)")
+    moved = [(n, d) for n, d in sorted(verdict.intent_deltas.items(), key=lambda i: i[1]) if d]
+    for name, delta in moved:
+        lines.append(f"  {name:<24} {delta * 100:+.1f} points")
+    if verdict.deploy:
+        lines.append("gate: PASSED")
+    else:
+        lines.append("gate: REFUSED")
+        lines += [f"  - {reason}" for reason in verdict.reasons]
+    return "\n".join(lines)

@@ -1,0 +1,342 @@
+"""The trainers' NLU inbox in the workbench.
+
+* ``GET /trainer/inbox``: messages the bot misread (filters: status, reason, intent,
+  confidence, date, channel). Before listing, new messages are collected from Rasa's
+  tracker store, at most once every `COLLECT_EVERY_S` seconds per process.
+* ``POST /api/trainer/candidates/{id}/annotate`` ``{"intent", "entities": [{start, end,
+  entity}]}`` and ``POST /api/trainer/candidates/{id}/discard``.
+* ``POST /api/trainer/export``: regenerate ``data/nlu/reviewed_<topic>.yml``; answers the summary.
+
+Trainers see what customers wrote with phones and ID numbers masked, every character in its
+place, so the offsets of an entity marked on the page are the offsets in the stored text.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import TIMEZONE, Settings, local_now
+from bot.store.accounts import Role
+from bot.trainer import export as exporter
+from bot.trainer import inbox
+from bot.workbench.auth import UOWS, current_account, require_role
+from bot.workbench.views import _in_thread, render
+
+logger = logging.getLogger(__name__)
+
+COLLECT_EVERY_S = 30.0
+COLLECT_WINDOW = timedelta(days=30)  # how far back a first collect looks
+PAGE_LIMIT = 200
+
+# 中文 names of the intents (../shared/nlu-taxonomy.md), shown next to the intent names.
+INTENT_LABELS = {
+    "greet": "问候", "goodbye": "告别", "thank": "感谢", "affirm": "肯定", "deny": "否定",
+    "bot_challenge": "问是否机器人", "request_human": "转人工", "inform": "提供信息",
+    "track_mail": "查件", "delivery_delay": "延误/催派", "not_received": "显示签收未收到",
+    "delivery_service": "投递服务", "lost_item": "丢失", "damaged_item": "破损/短少",
+    "staff_attitude": "服务态度", "fee_dispute": "收费争议", "complaint_progress": "投诉进度",
+    "escalate_complaint": "升级/申诉", "change_delivery": "改派", "return_intercept": "退回/拦截",
+    "schedule_pickup": "预约寄件", "urge_pickup": "催揽收", "ask_fee": "资费咨询",
+    "ask_delivery_time": "时效咨询", "claim_compensation": "理赔/赔偿",
+    "ask_prohibited_items": "禁寄/限寄", "ask_outlet": "网点/营业时间", "collect_parcel": "取件方式",
+    "satisfied": "满意", "unsatisfied": "不满意/未解决", "out_of_scope": "无关",
+}
+ENTITY_LABELS = {
+    "tracking_number": "邮件号", "phone_number": "电话", "location": "地点",
+    "mail_category": "特殊邮件", "item": "物品", "product": "邮政产品",
+}
+CHANNEL_LABELS = {"rest": "网页/App", "wechat": "微信", "unknown": "未知"}
+
+
+@dataclass(frozen=True)
+class TrainerPaths:
+    """Where export reads and writes (tests point these at a copy)."""
+
+    data_dir: Path = exporter.DATA_DIR
+    heldout_dir: Path = exporter.HELDOUT_DIR
+    domain_path: Path | None = None  # None: the project's domain.yml
+
+
+class Collector:
+    """Runs `inbox.collect` in a thread, at most once every `interval` seconds."""
+
+    def __init__(self, interval: float = COLLECT_EVERY_S) -> None:
+        self.interval = interval
+        self.last_run: float | None = None
+        self.last_result: inbox.CollectResult | None = None
+        self.last_error: str | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def due(self) -> bool:
+        return self.last_run is None or time.monotonic() - self.last_run >= self.interval
+
+    async def maybe_run(self, app: web.Application) -> None:
+        if not self.due():
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self.due():  # another request collected while this one waited
+                return
+            settings = _settings(app)
+            now = local_now()
+            try:
+                self.last_result = await _in_thread(
+                    inbox.collect, app[UOWS], settings.tracker_store_url, now - COLLECT_WINDOW,
+                    now)
+                self.last_error = None
+            except Exception:  # noqa: BLE001 - the inbox still lists what it has
+                logger.exception("collecting NLU candidates failed")
+                self.last_error = "暂时无法从会话记录收集新消息，下面是已收集的消息"
+            self.last_run = time.monotonic()
+
+
+TRAINER_PATHS = web.AppKey("postdesk.trainer_paths", TrainerPaths)
+COLLECTOR = web.AppKey("postdesk.trainer_collector", Collector)
+_EXPORT_LOCK = web.AppKey("postdesk.trainer_export_lock", dict)
+
+
+def _settings(app: web.Application) -> Settings:
+    from bot.workbench.app import SETTINGS
+
+    return app[SETTINGS]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.replace(tzinfo=TIMEZONE).isoformat() if moment is not None else None
+
+
+def _spans_for_page(spans: list[inbox.Span], text: str,
+                    vocabulary: inbox.Vocabulary) -> list[dict[str, Any]]:
+    """Spans the page can show and edit: domain entities, inside the text, not overlapping."""
+    out: list[dict[str, Any]] = []
+    end = 0
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if (span.entity in vocabulary.entities and end <= span.start < span.end <= len(text)):
+            out.append({"start": span.start, "end": span.end, "entity": span.entity})
+            end = span.end
+    return out
+
+
+def candidate_json(view: inbox.CandidateView, vocabulary: inbox.Vocabulary) -> dict[str, Any]:
+    """A candidate as the page shows it: text masked, times in Beijing time."""
+    annotated = view.intent is not None
+    initial_spans = view.entities if annotated else view.predicted_entities
+    guess = view.intent or view.suggested_intent or view.predicted_intent
+    return {
+        "id": view.id, "text": inbox.review_text(view.text), "channel": view.channel,
+        "channel_label": CHANNEL_LABELS.get(view.channel, view.channel),
+        "received_at": _iso(view.received_at),
+        "received_label": f"{view.received_at:%Y-%m-%d %H:%M}",
+        "reason": view.reason, "reason_label": view.reason_label,
+        "predicted_intent": view.predicted_intent,
+        "confidence": None if view.confidence is None else round(view.confidence, 3),
+        "confidence_label": "" if view.confidence is None else f"{view.confidence:.0%}",
+        "suggested_intent": view.suggested_intent, "reported_by": view.reported_by,
+        "status": view.status, "status_label": view.status_label,
+        "intent": view.intent, "note": view.note, "reviewed_by": view.reviewed_by,
+        "initial_intent": guess if guess in vocabulary.intents else "",
+        "entities": _spans_for_page(initial_spans, view.text, vocabulary),
+    }
+
+
+@dataclass
+class Filters:
+    """The inbox filters from the query string (anything invalid is dropped with a message)."""
+
+    status: str = inbox.CandidateStatus.NEW.value
+    reason: str = ""
+    intent: str = ""
+    channel: str = ""
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.status != inbox.CandidateStatus.NEW.value, self.reason, self.intent,
+                    self.channel, self.min_confidence is not None,
+                    self.max_confidence is not None, self.date_from, self.date_to))
+
+    def query(self) -> dict[str, Any]:
+        return {"status": self.status or None, "reason": self.reason or None,
+                "intent": self.intent or None, "channel": self.channel or None,
+                "min_confidence": self.min_confidence, "max_confidence": self.max_confidence,
+                "date_from": self.date_from, "date_to": self.date_to}
+
+
+def parse_filters(query: Any, vocabulary: inbox.Vocabulary) -> tuple[Filters, list[str]]:
+    """Filters from the page's query string, and what could not be understood."""
+    errors: list[str] = []
+    filters = Filters()
+    status = query.get("status", inbox.CandidateStatus.NEW.value)
+    if status in inbox.STATUS_LABELS or status == "":
+        filters.status = status
+    else:
+        errors.append("未知的状态")
+    reason = query.get("reason", "")
+    if reason in inbox.REASON_LABELS or reason == "":
+        filters.reason = reason
+    else:
+        errors.append("未知的来源")
+    intent = query.get("intent", "")
+    if intent in vocabulary.intents or intent == "":
+        filters.intent = intent
+    else:
+        errors.append("未知的意图")
+    filters.channel = query.get("channel", "")[:32]
+    for key, label in (("min_confidence", "最低置信度"), ("max_confidence", "最高置信度")):
+        raw = query.get(key, "").strip()
+        if not raw:
+            continue
+        try:
+            value = float(raw.rstrip("%")) / (100 if raw.endswith("%") else 1)
+        except ValueError:
+            value = -1.0
+        if 0.0 <= value <= 1.0:
+            setattr(filters, key, value)
+        else:
+            errors.append(f"{label}应是 0 到 1 之间的小数")
+    for key, label in (("date_from", "开始日期"), ("date_to", "结束日期")):
+        raw = query.get(key, "").strip()
+        if not raw:
+            continue
+        try:
+            setattr(filters, key, date.fromisoformat(raw))
+        except ValueError:
+            errors.append(f"{label}格式应为 2025-06-10")
+    return filters, errors
+
+
+def _vocabulary(app: web.Application) -> inbox.Vocabulary:
+    return inbox.domain_vocabulary(app[TRAINER_PATHS].domain_path)
+
+
+@require_role(Role.TRAINER)
+async def inbox_page(request: web.Request) -> web.StreamResponse:
+    """GET /trainer/inbox: the candidates matching the filters (collects new ones first)."""
+    app = request.app
+    collector = app[COLLECTOR]
+    await collector.maybe_run(app)
+    vocabulary = _vocabulary(app)
+    filters, errors = parse_filters(request.query, vocabulary)
+    uows = app[UOWS]
+    views = await _in_thread(lambda: inbox.list_candidates(uows, limit=PAGE_LIMIT,
+                                                           **filters.query()))
+    by_status = await _in_thread(inbox.count_by, uows, "status")
+    channels = await _in_thread(inbox.count_by, uows, "channel")
+    rows = [candidate_json(v, vocabulary) for v in views]
+    for row in rows:
+        row["entities_json"] = json.dumps(row["entities"])
+    collected = collector.last_result
+    return render(request, "trainer_inbox.html", {
+        "rows": rows, "filters": filters, "errors": errors, "limit": PAGE_LIMIT,
+        "statuses": inbox.STATUS_LABELS, "reasons": inbox.REASON_LABELS,
+        "by_status": by_status,
+        "channels": {c: CHANNEL_LABELS.get(c, c) for c in channels},
+        "intents": [(i, INTENT_LABELS.get(i, "")) for i in vocabulary.intents],
+        "vocabulary_json": json.dumps({
+            "intents": [{"name": i, "label": INTENT_LABELS.get(i, "")}
+                        for i in vocabulary.intents],
+            "entities": [{"name": e, "label": ENTITY_LABELS.get(e, "")}
+                         for e in vocabulary.entities]}, ensure_ascii=False),
+        "collect_error": collector.last_error,
+        "collect_added": collected.total if collected is not None else None,
+        "tracker_found": collected.tracker_found if collected is not None else True,
+    })
+
+
+def _candidate_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _error(message: str, status: int) -> web.Response:
+    return web.json_response({"error": message}, status=status,
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _ok(payload: dict[str, Any]) -> web.Response:
+    return web.json_response(payload, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@require_role(Role.TRAINER)
+async def annotate(request: web.Request) -> web.StreamResponse:
+    """POST /api/trainer/candidates/{id}/annotate: store the intent and entity spans."""
+    account = current_account(request)
+    assert account is not None
+    body = await _json_body(request)
+    if body is None:
+        return _error("请求内容必须是 JSON 对象", 400)
+    paths = request.app[TRAINER_PATHS]
+    candidate_id = _candidate_id(request)
+    try:
+        view = await _in_thread(lambda: inbox.annotate(
+            request.app[UOWS], candidate_id, body.get("intent"), body.get("entities", []),
+            account.username, local_now(), domain_path=paths.domain_path))
+    except inbox.CandidateNotFound as exc:
+        return _error(str(exc), 404)
+    except inbox.TrainerError as exc:
+        return _error(str(exc), 400)
+    return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
+
+
+@require_role(Role.TRAINER)
+async def discard(request: web.Request) -> web.StreamResponse:
+    """POST /api/trainer/candidates/{id}/discard: keep it out of the training data."""
+    account = current_account(request)
+    assert account is not None
+    try:
+        view = await _in_thread(inbox.discard, request.app[UOWS], _candidate_id(request),
+                                account.username, local_now())
+    except inbox.CandidateNotFound as exc:
+        return _error(str(exc), 404)
+    return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
+
+
+@require_role(Role.TRAINER)
+async def run_export(request: web.Request) -> web.StreamResponse:
+    """POST /api/trainer/export: regenerate the reviewed training files; answer the summary."""
+    paths = request.app[TRAINER_PATHS]
+    locks = request.app[_EXPORT_LOCK]
+    lock = locks.setdefault("lock", asyncio.Lock())
+    async with lock:
+        try:
+            result = await _in_thread(lambda: exporter.export(
+                request.app[UOWS], paths.data_dir, paths.heldout_dir, local_now(),
+                domain_path=paths.domain_path))
+        except (OSError, ValueError) as exc:
+            logger.exception("export of the reviewed annotations failed")
+            return _error(f"导出失败：{exc}", 500)
+    return _ok({"export": result.as_dict()})
+
+
+def setup_routes(app: web.Application) -> None:
+    """The trainer pages and their API."""
+    if TRAINER_PATHS not in app:
+        app[TRAINER_PATHS] = TrainerPaths()
+    app[COLLECTOR] = Collector()
+    app[_EXPORT_LOCK] = {}
+    app.router.add_get("/trainer/inbox", inbox_page, name="trainer_inbox")
+    app.router.add_post("/api/trainer/candidates/{id}/annotate", annotate)
+    app.router.add_post("/api/trainer/candidates/{id}/discard", discard)
+    app.router.add_post("/api/trainer/export", run_export)

@@ -1,0 +1,135 @@
+"""The model registry and the deployment gate (no training here: see test_retrain.py)."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.trainer import gate
+from bot.trainer.__main__ import main as trainer_main
+from bot.trainer.deploy import DeployError, RasaAdmin, deploy, rollback
+from bot.trainer.registry import Registry, RegistryError, data_hash
+
+NOW = datetime(2026, 11, 26, 10, 0)
+DEPLOYED = {"macro_f1": 0.91, "intents": {"track_mail": 0.95, "greet": 0.90, "lost_item": 0.80}}
+
+
+def metrics(macro: float, **intents: float) -> dict:
+    return {"macro_f1": macro, "intents": {**DEPLOYED["intents"], **intents}}
+
+
+def test_an_equal_or_better_model_passes() -> None:
+    assert gate.judge(metrics(0.91), DEPLOYED).deploy
+    verdict = gate.judge(metrics(0.93, lost_item=0.85), DEPLOYED)
+    assert verdict.deploy and verdict.reasons == [] and verdict.intent_deltas["lost_item"] == 0.05
+    assert gate.judge(metrics(0.5), None).deploy  # the first model has nothing to beat
+
+
+def test_a_lower_macro_f1_is_refused_with_the_figures() -> None:
+    verdict = gate.judge(metrics(0.905), DEPLOYED)
+    assert not verdict.deploy
+    assert verdict.reasons == ["intent macro-F1 dropped from 0.9100 to 0.9050 (-0.5 points)"]
+    assert "gate: REFUSED" in gate.report(verdict)
+
+
+def test_one_intent_dropping_more_than_three_points_is_refused_by_name() -> None:
+    verdict = gate.judge(metrics(0.92, greet=0.86, lost_item=0.77), DEPLOYED)
+    assert not verdict.deploy
+    assert verdict.reasons == [
+        "intent greet: F1 dropped from 0.9000 to 0.8600 (-4.0 points, more than 3)"]
+    # Exactly three points is allowed; an intent the candidate lost entirely counts as 0.
+    assert gate.judge(metrics(0.92, lost_item=0.77), DEPLOYED).deploy
+    missing = {"macro_f1": 0.95, "intents": {"track_mail": 0.95, "greet": 0.9}}
+    assert "intent lost_item" in gate.judge(missing, DEPLOYED).reasons[0]
+
+
+def test_the_data_hash_changes_with_any_input(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.yml").write_text("nlu: []\n")
+    (tmp_path / "config.yml").write_text("pipeline: []\n")
+    inputs = [tmp_path / "config.yml", tmp_path / "data"]
+    first = data_hash(inputs)
+    assert data_hash(inputs) == first
+    (tmp_path / "data" / "a.yml").write_text("nlu: [x]\n")
+    assert data_hash(inputs) != first
+
+
+def _models(tmp_path: Path, registry: Registry, *names: str) -> list[int]:
+    ids = []
+    for i, name in enumerate(names):
+        file = tmp_path / f"{name}.tar.gz"
+        file.write_bytes(b"model " + name.encode())
+        ids.append(registry.register(file, f"hash{i}", metrics(0.9), NOW + timedelta(hours=i)).id)
+    return ids
+
+
+class OfflineServer(RasaAdmin):
+    """No Rasa server answers: deploys are recorded for the next start."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9", "t")
+
+    def status(self) -> None:  # type: ignore[override]
+        return None
+
+
+def test_deploy_and_rollback_walk_the_history(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.json")
+    a, b, c = _models(tmp_path, registry, "a", "b", "c")
+    server = OfflineServer()
+    for model in (a, b, c):
+        assert not deploy(registry, model, server, NOW).live
+    assert registry.deployed().id == c and registry.get(c).previous == b
+    assert rollback(registry, server, NOW).record.id == b
+    assert rollback(registry, server, NOW).record.id == a
+    assert [r.status for r in registry.all()] == ["deployed", "retired", "retired"]
+    with pytest.raises(RegistryError, match="no previous"):
+        rollback(registry, server, NOW)
+    # Everything is on disk, readable by another process.
+    saved = json.loads((tmp_path / "registry.json").read_text())
+    assert [m["id"] for m in saved["models"]] == [a, b, c]
+
+
+def test_a_refused_model_needs_force_and_a_missing_file_is_not_deployed(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.json")
+    [a] = _models(tmp_path, registry, "a")
+    registry.judge(a, True, ["intent macro-F1 dropped"])
+    with pytest.raises(RegistryError, match="refused"):
+        deploy(registry, a, OfflineServer(), NOW)
+    assert deploy(registry, a, OfflineServer(), NOW, force=True).record.status == "deployed"
+    [b] = _models(tmp_path, registry, "b")
+    Path(registry.get(b).file).unlink()
+    with pytest.raises(DeployError, match="missing"):
+        deploy(registry, b, OfflineServer(), NOW)
+    assert registry.deployed().id == a
+
+
+def test_concurrent_registrations_get_distinct_ids(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.json")
+    file = tmp_path / "m.tar.gz"
+    file.write_bytes(b"m")
+    threads = [threading.Thread(target=registry.register, args=(file, "h", {}, NOW))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.id for r in registry.all()) == list(range(1, 9))
+
+
+def test_the_models_command_lists_the_registry(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "registry.json"
+    assert trainer_main(["--registry", str(path), "models"]) == 0
+    assert "empty" in capsys.readouterr().out
+    registry = Registry(path)
+    [a] = _models(tmp_path, registry, "a")
+    registry.judge(a, True, ["intent greet: F1 dropped"])
+    assert trainer_main(["--registry", str(path), "models"]) == 0
+    out = capsys.readouterr().out
+    assert "refused" in out and "a.tar.gz" in out and "intent greet: F1 dropped" in out
+    assert trainer_main(["--registry", str(path), "deploy", "99"]) == 2
+    assert "no model 99" in capsys.readouterr().err
