@@ -151,9 +151,13 @@ def live(browser_tmp: Path) -> Iterator[Live]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(_chromium_installed: None) -> Iterator["Browser"]:
-    """Headless Debian Chromium, driven through Playwright's sync API."""
+    """Headless Debian Chromium, driven through Playwright's sync API.
+
+    One per test module: while Playwright's sync API is active it holds an event loop in this
+    thread, so it must be stopped before the asyncio tests of other directories run.
+    """
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
