@@ -57,8 +57,9 @@ test: $(MODEL) ## Install, train if needed, and run the whole test suite
 evaluate: $(MODEL) ## Intent/entity report on the held-out split under reports/
 	$(PY) -m bot.nlu.evaluate --model $(MODEL) --data tests/nlu --out reports
 
-bench: $(MODEL) ## Print NLU latency, turn throughput, training time and peak memory
+bench: $(MODEL) ## Print NLU latency, turn throughput, training time, peak memory, and the reports on a year of data (SQLite, PostgreSQL)
 	$(PY) -m bot.bench --model $(MODEL)
+	$(PY) -m bot.reports bench
 
 lint: $(STAMP) ## Syntax and import checks
 	$(PY) -m compileall -q bot actions tests

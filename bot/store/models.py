@@ -80,6 +80,10 @@ class MailItem(Base):
     """One mail item (letter or parcel) and its current state."""
 
     __tablename__ = "mail_item"
+    __table_args__ = (
+        # The daily report watches the items posted in the last weeks.
+        Index("ix_mail_item_posted_at", "posted_at"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     number: Mapped[str] = Column(String(32), nullable=False, unique=True, index=True)
@@ -120,6 +124,11 @@ class TrackingEvent(Base):
     """One scan of a mail item, as shown in its tracking trail."""
 
     __tablename__ = "tracking_event"
+    __table_args__ = (
+        # The daily report: the scans of one day, and each item's last scan before a moment.
+        Index("ix_tracking_event_occurred_at", "occurred_at"),
+        Index("ix_tracking_event_mail_occurred", "mail_id", "occurred_at"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     mail_id: Mapped[int] = Column(
@@ -200,6 +209,9 @@ class WorkOrder(Base):
         ),
         Index("ix_work_order_status_deadline", "status", "deadline"),
         Index("ix_work_order_customer_phone", "customer_phone"),
+        # Reports: the orders received in a month, the orders still open at a moment.
+        Index("ix_work_order_opened_at", "opened_at"),
+        Index("ix_work_order_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
@@ -292,6 +304,10 @@ class PickupOrder(Base):
     """A booked collection (派揽) at a customer's address within a time window."""
 
     __tablename__ = "pickup_order"
+    __table_args__ = (
+        # Monthly statistics: the pickups booked in a month.
+        Index("ix_pickup_order_created_at", "created_at"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     number: Mapped[str | None] = Column(String(24), nullable=True, unique=True)
@@ -320,7 +336,11 @@ class PickupReminder(Base):
     """One chase (催) of a pickup; ``turn_key`` makes a customer turn count once."""
 
     __tablename__ = "pickup_reminder"
-    __table_args__ = (UniqueConstraint("pickup_id", "turn_key", name="uq_pickup_reminder_turn"),)
+    __table_args__ = (
+        UniqueConstraint("pickup_id", "turn_key", name="uq_pickup_reminder_turn"),
+        # The daily report: the chases of one day.
+        Index("ix_pickup_reminder_at", "at"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     pickup_id: Mapped[int] = Column(

@@ -92,7 +92,7 @@ SECTIONS: tuple[Section, ...] = (
             (Role.TRAINER,), "/trainer/inbox"),
     Section("模型", "训练过的模型、评测分数和上线记录。", (Role.TRAINER, Role.SUPERVISOR),
             "/trainer/models"),
-    Section("主管看板", "队列、工单时限与坐席工作概况。", (Role.SUPERVISOR,), "/supervisor"),
+    Section("主管看板", "每日群报告（复制、发送到企业微信群）与月度统计（指标、图表、Excel）。", (Role.SUPERVISOR,), "/supervisor"),
     Section("账户管理", "在服务器上用命令 python -m bot.workbench users … 创建、列出、停用账户。",
             (Role.ADMIN,)),
 )

@@ -276,7 +276,7 @@ async def test_only_supervisors_and_admins_open_the_supervisor_page(
     if status == 403:
         assert "无权访问" in page and "占位页面" not in page
     else:
-        assert "占位页面" in page and "工单时限看板" in page
+        assert 'data-testid="daily-section"' in page and 'data-testid="monthly-section"' in page
 
 
 @pytest.mark.asyncio

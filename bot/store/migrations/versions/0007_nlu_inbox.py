@@ -1,7 +1,7 @@
 """The trainers' NLU inbox: candidate messages, their annotations, and how far collect read.
 
 Revision ID: 0007
-Revises: 0005 (0006 once that migration exists)
+Revises: 0005
 Create Date: 2026-11-27
 """
 from __future__ import annotations

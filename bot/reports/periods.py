@@ -1,0 +1,106 @@
+"""Report periods (a day, a month) and the few SQL time expressions that differ per dialect.
+
+Store times are naive Beijing time (`bot.store.models`). Comparisons with Python datetimes
+are portable as they are; only "the calendar day of a timestamp" and "days between two
+timestamps" need a dialect-specific spelling, which the helpers below give for SQLite and
+PostgreSQL.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, cast, func
+from sqlalchemy.sql.elements import ColumnElement
+
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month, e.g. ``Month(2025, 6)``; printed as ``2025-06``."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12 or not 1900 <= self.year <= 9999:
+            raise ValueError(f"not a month: {self.year}-{self.month}")
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """``"2025-06"`` → ``Month(2025, 6)``.
+
+        Raises:
+            ValueError: not of the form YYYY-MM.
+        """
+        match = _MONTH.match(text.strip())
+        if match is None:
+            raise ValueError(f"月份格式应为 YYYY-MM：{text!r}")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, moment: date) -> Month:
+        """The month a date (or datetime) falls in."""
+        return cls(moment.year, moment.month)
+
+    @property
+    def start(self) -> datetime:
+        """Midnight of the month's first day."""
+        return datetime(self.year, self.month, 1)
+
+    @property
+    def end(self) -> datetime:
+        """Midnight of the next month's first day (exclusive bound)."""
+        return datetime(self.year + self.month // 12, self.month % 12 + 1, 1)
+
+    @property
+    def label(self) -> str:
+        """Chinese label: 2025年6月."""
+        return f"{self.year}年{self.month}月"
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def days(self) -> list[date]:
+        """Every day of the month."""
+        first = self.start.date()
+        return [first + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def day_of(column: Any, dialect: str) -> ColumnElement:
+    """SQL for the calendar day of a timestamp column, typed as a date."""
+    if dialect == "sqlite":
+        return func.date(column, type_=Date)
+    return cast(column, Date)
+
+
+def days_between(later: Any, earlier: Any, dialect: str) -> ColumnElement:
+    """SQL for ``later - earlier`` in (fractional) days."""
+    if dialect == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return func.extract("epoch", later - earlier) / 86400.0
+
+
+def as_date(value: Any) -> date:
+    """A day read back from SQL (a date, or SQLite's ISO text) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    """``numerator / denominator``, or None when there is nothing to divide by."""
+    return numerator / denominator if denominator else None
+
+
+def percent(value: float | None) -> str:
+    """A rate as Chinese reports print it: 93.5% ("—" for no value)."""
+    return "—" if value is None else f"{value * 100:.1f}%"
