@@ -119,7 +119,7 @@ def repack_with_greeting(source: Path, target: Path, greeting: str) -> None:
             elif name.endswith("domain_provider/domain.yml"):
                 domain = yaml.safe_load(data)
                 domain["responses"]["utter_greet"] = [{"text": greeting}]
-                data = yaml.safe_dump(domain, allow_unicode=True).encode()
+                data = yaml.safe_dump(domain, allow_unicode=True, sort_keys=False).encode()
             if data is not None:
                 member.size = len(data)
                 new.addfile(member, io.BytesIO(data))
