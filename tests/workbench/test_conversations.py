@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, AsyncIterator, Iterator
 
 import pytest
@@ -27,6 +27,7 @@ from bot.workbench.app import create_app
 from bot.workbench.conversations import RASA
 from bot.workbench.rasa_client import RasaUnavailable
 from tests.channels.fake_wechat import FakeWeChat
+from tests.workbench.support import csrf, post
 
 PASSWORD = "password-2026"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -120,16 +121,6 @@ class Desk:
                                      allow_redirects=False)
         assert response.status == 303
         return client
-
-
-async def csrf(client: TestClient) -> str:
-    return (await (await client.get("/api/me")).json())["csrf_token"]
-
-
-async def post(client: TestClient, url: str, body: Any = None) -> tuple[int, Any]:
-    response = await client.post(url, json=body if body is not None else {},
-                                 headers={"X-CSRF-Token": await csrf(client)})
-    return response.status, await response.json()
 
 
 @pytest_asyncio.fixture

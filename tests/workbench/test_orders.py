@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 
 from bot.config import Settings
 from bot.store import workorders as wo
-from bot.store.accounts import Role, create_account
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.status import Category, Channel, WorkOrderStatus
@@ -30,7 +29,8 @@ from bot.workbench import orders
 from bot.workbench.app import create_app
 from bot.workbench.auth import SessionStore
 from bot.workorders.policy import DeadlinePolicy, load_policy
-from tests.workbench.test_auth import CSRF_INPUT, PASSWORD, Browser, FakeClock
+from tests.workbench.support import add_accounts
+from tests.workbench.test_auth import CSRF_INPUT, Browser, FakeClock
 
 NOW = datetime(2025, 6, 10, 10, 0)
 EVIL = "<script>alert(1)</script>"
@@ -63,9 +63,7 @@ def store() -> Iterator[Store]:
     engine = make_engine("sqlite://")
     create_schema(engine)
     uows = uow_factory(make_session_factory(engine))
-    for username, role in [("agent1", Role.AGENT), ("trainer1", Role.TRAINER),
-                           ("super1", Role.SUPERVISOR), ("admin1", Role.ADMIN)]:
-        create_account(uows, username, PASSWORD, role, f"{role.label}一号")
+    add_accounts(uows)
     rules = load_policy()
     seed_demo_mail(uows, NOW)
     assert seed_demo_work_orders(uows, rules, NOW) == 8

@@ -21,7 +21,6 @@ from openpyxl import load_workbook
 
 from bot.config import Settings
 from bot.reports.daily import daily_text
-from bot.store.accounts import Role, create_account
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.uow import UowFactory, uow_factory
@@ -29,7 +28,8 @@ from bot.workbench import orders, reports_views
 from bot.workbench.app import create_app
 from bot.workbench.auth import SessionStore
 from bot.workorders.policy import load_policy
-from tests.workbench.test_auth import CSRF_INPUT, PASSWORD, Browser, FakeClock
+from tests.workbench.support import add_accounts
+from tests.workbench.test_auth import CSRF_INPUT, Browser, FakeClock
 
 NOW = datetime(2025, 6, 10, 10, 0)
 TEXTAREA = re.compile(r'<textarea[^>]*data-testid="daily-text"[^>]*>(.*?)</textarea>', re.S)
@@ -43,9 +43,7 @@ def store() -> Iterator[UowFactory]:
     engine = make_engine("sqlite://")
     create_schema(engine)
     uows = uow_factory(make_session_factory(engine))
-    for username, role in [("agent1", Role.AGENT), ("trainer1", Role.TRAINER),
-                           ("super1", Role.SUPERVISOR), ("admin1", Role.ADMIN)]:
-        create_account(uows, username, PASSWORD, role, f"{role.label}一号")
+    add_accounts(uows)
     seed_demo_mail(uows, NOW)
     seed_demo_work_orders(uows, load_policy(), NOW)
     yield uows

@@ -22,6 +22,7 @@ from bot.trainer import inbox
 from bot.workbench import trainer_views
 from bot.workbench.app import create_app
 from bot.workbench.trainer_views import COLLECTOR, TRAINER_PATHS, TrainerPaths
+from tests.workbench.support import csrf, post
 from tests.trainer.conftest import (  # noqa: F401  (fixtures)
     ROOT,
     DataDirs,
@@ -81,16 +82,6 @@ class Bench:
 
     def __post_init__(self) -> None:
         self.clients: list[TestClient] = []
-
-
-async def csrf(client: TestClient) -> str:
-    return (await (await client.get("/api/me")).json())["csrf_token"]
-
-
-async def post(client: TestClient, url: str, body: Any = None) -> tuple[int, Any]:
-    response = await client.post(url, json=body if body is not None else {},
-                                 headers={"X-CSRF-Token": await csrf(client)})
-    return response.status, await response.json()
 
 
 @pytest_asyncio.fixture
