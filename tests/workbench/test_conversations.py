@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, AsyncIterator, Iterator
 
 import pytest
