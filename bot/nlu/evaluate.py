@@ -90,9 +90,14 @@ def entity_scores(
 
 
 async def _parse_all(model: Path, texts: Sequence[str], progress: bool) -> list[dict[str, Any]]:
+    import logging
+
+    import structlog
     from rasa.core.agent import Agent
     from tqdm import tqdm
 
+    # Rasa logs every parse at debug level through structlog; keep the report readable.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     agent = Agent.load(str(model))
     return [await agent.parse_message(t)
             for t in tqdm(texts, desc=f"evaluating {model.name}", unit="msg", disable=not progress)]

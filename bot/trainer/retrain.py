@@ -160,12 +160,13 @@ def retrain(inputs: Inputs, registry: Registry, deployer: Optional[Callable[[int
             out.write("training failed (see above): nothing registered\n")
             return TRAINING_FAILED
         steps.update()
+        steps.set_postfix_str("the model in service")
+        # Before the candidate is registered: an empty registry means "score the baseline".
+        current = in_service(registry, inputs.heldout, now(), out)
+        steps.update()
         steps.set_postfix_str("evaluating the candidate")
         metrics = score(model, inputs.heldout)
         candidate = registry.register(model, digest, metrics, now())
-        steps.update()
-        steps.set_postfix_str("the model in service")
-        current = in_service(registry, inputs.heldout, now(), out)
         steps.update()
         verdict = gate.judge(metrics, current.metrics if current else None)
         registry.judge(candidate.id, not verdict.deploy, verdict.reasons)

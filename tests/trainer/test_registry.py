@@ -133,3 +133,34 @@ def test_the_models_command_lists_the_registry(tmp_path: Path,
     assert "refused" in out and "a.tar.gz" in out and "intent greet: F1 dropped" in out
     assert trainer_main(["--registry", str(path), "deploy", "99"]) == 2
     assert "no model 99" in capsys.readouterr().err
+
+
+def test_the_first_retrain_scores_the_baseline_before_judging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an empty registry the model in service is the built one, scored first."""
+    import io
+
+    from bot.trainer import retrain
+
+    baseline = tmp_path / "postdesk.tar.gz"
+    baseline.write_bytes(b"baseline")
+    scores = {"postdesk.tar.gz": metrics(0.91), "cand.tar.gz": metrics(0.90)}
+    monkeypatch.setattr(retrain, "BASELINE", baseline)
+    monkeypatch.setattr(retrain, "validate", lambda inputs, out: True)
+
+    def train(inputs, name, out):  # type: ignore[no-untyped-def]
+        model = tmp_path / "cand.tar.gz"
+        model.write_bytes(b"candidate")
+        return model
+
+    monkeypatch.setattr(retrain, "train", train)
+    monkeypatch.setattr(retrain, "score", lambda model, heldout: scores[model.name])
+    monkeypatch.setattr(retrain.Inputs, "digest", lambda self: "d" * 64)
+    registry = Registry(tmp_path / "registry.json")
+    out = io.StringIO()
+    code = retrain.retrain(retrain.Inputs(), registry, deployer=None, out=out, now=lambda: NOW)
+    assert code == retrain.REFUSED_EXIT, out.getvalue()
+    assert "against model 1 (postdesk.tar.gz)" in out.getvalue()
+    assert "dropped from 0.9100 to 0.9000" in out.getvalue()
+    assert [(r.id, r.status, Path(r.file).name) for r in registry.all()] == [
+        (1, "deployed", "postdesk.tar.gz"), (2, "refused", "cand.tar.gz")]
