@@ -131,9 +131,13 @@ class SafeRestInput(RestInput):
         return hook
 
     def _uows(self) -> Any:
-        from bot.config import load_settings
+        # Read the settings once: this runs for every customer message.
+        factory = getattr(self, "_uow_factory", None)
+        if factory is None:
+            from bot.config import load_settings
 
-        return channel_uows(load_settings().database_url)
+            factory = self._uow_factory = channel_uows(load_settings().database_url)
+        return factory
 
     def _take_outbox(self, sender: str) -> list:
         from bot.config import local_now
