@@ -516,26 +516,19 @@ def count_conversation(uow_factory: UowFactory, sender_id: str, channel: str,
                        now: datetime) -> None:
     """Count one customer message towards (sender, channel, today)."""
     day = as_store_time(now).date()
-    with uow_factory() as uow:
-        updated = uow.session.execute(
-            update(ConversationDay)
+    bump = (update(ConversationDay)
             .where(ConversationDay.sender_id == sender_id, ConversationDay.channel == channel,
                    ConversationDay.day == day)
             .values(messages=ConversationDay.messages + 1)
-            .execution_options(synchronize_session=False)).rowcount
-        if updated:
-            uow.commit()
-            return
-        uow.session.add(ConversationDay(sender_id=sender_id, channel=channel, day=day,
-                                        messages=1))
-        try:
-            uow.commit()
-        except IntegrityError:  # another worker counted the first message of the day
-            uow.rollback()
-            uow.session.execute(
-                update(ConversationDay)
-                .where(ConversationDay.sender_id == sender_id,
-                       ConversationDay.channel == channel, ConversationDay.day == day)
-                .values(messages=ConversationDay.messages + 1)
-                .execution_options(synchronize_session=False))
-            uow.commit()
+            .execution_options(synchronize_session=False))
+    with uow_factory() as uow:
+        if not uow.session.execute(bump).rowcount:
+            uow.session.add(ConversationDay(sender_id=sender_id, channel=channel, day=day,
+                                            messages=1))
+            try:
+                uow.commit()
+                return
+            except IntegrityError:  # another worker counted the first message of the day
+                uow.rollback()
+                uow.session.execute(bump)
+        uow.commit()
