@@ -1,7 +1,18 @@
-"""Evaluate a trained model on the held-out split: intents and entities as the product sees them.
+"""Evaluate a trained model as customers will meet it: intents and entities, honestly counted.
 
-``python -m bot.nlu.evaluate --model models/postdesk.tar.gz --data tests/nlu --out reports``
-writes ``intent_report.json``, ``entity_report.json``, ``errors.json`` and
+``python -m bot.nlu.evaluate --model models/postdesk.tar.gz`` (what ``make evaluate`` calls)
+scores the model on
+
+* the in-distribution held-out split (``tests/nlu/*.yml``, written like the training data),
+* the realistic set (``tests/nlu/realistic/*.yml``, one file per register, written by people
+  who never saw the training data), and, only with ``--sealed``, its sealed part
+  (``tests/nlu/realistic/sealed/``), which is kept for the final verdict and never iterated on.
+
+A message the model sends to ``nlu_fallback`` counts as wrong. Each set gets accuracy,
+macro-F1 and the fallback rate, per intent and per register, beside a plain baseline: TF-IDF
+character 1-3-grams and a logistic regression trained on the same ``data/nlu``. Reports go to
+``--out``: ``summary.json``, ``intent_report.json``, ``entity_report.json``, ``errors.json``
+(held-out), ``misses_<set>.txt`` (every miss, for reading; not for the sealed part) and
 ``intent_confusion_matrix.png``. Entities are scored on the final parse (after the postal
 extractor merged its entities over DIET's), by exact type and character span.
 """
@@ -11,7 +22,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -19,15 +30,31 @@ from typing import Any, Iterable, Optional, Sequence
 from bot.text.masking import mask_text
 
 FALLBACK = "nlu_fallback"
+HELD_OUT = "held-out"
+REALISTIC = "realistic"
+SEALED = "sealed"
+# Entities the realistic sets annotate (the others are left unmarked there).
+REALISTIC_ENTITIES = ("tracking_number", "phone_number")
 
 
 @dataclass
 class Example:
-    """One held-out message with its gold labels."""
+    """One evaluation message with its gold labels and the register (file) it comes from."""
 
     text: str
     intent: str
     entities: list[tuple[str, int, int]]
+    register: str = ""
+
+
+@dataclass
+class Prediction:
+    """What the model (or the baseline) said of one example."""
+
+    intent: str
+    confidence: float
+    runner_up: str = ""
+    runner_up_confidence: float = 0.0
 
 
 @dataclass
@@ -39,29 +66,95 @@ class Result:
     errors: list[dict[str, Any]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
 
     @property
     def intent_macro_f1(self) -> float:
         return float(self.intent_report["macro avg"]["f1-score"])
 
+    @property
+    def accuracy(self) -> float:
+        """Share of messages whose intent is right (a fallback is wrong)."""
+        return accuracy([e.intent for e in self.examples], [p.intent for p in self.predictions])
+
+    @property
+    def fallback_rate(self) -> float:
+        return _share(p.intent == FALLBACK for p in self.predictions)
+
     def entity_f1(self, entity: str) -> float:
         return float(self.entity_report.get(entity, {}).get("f1", 0.0))
 
+    def by_register(self) -> dict[str, dict[str, float]]:
+        """Accuracy, macro-F1, fallback rate and size per register."""
+        return by_register(self.examples, [p.intent for p in self.predictions])
+
+
+def _share(flags: Iterable[bool]) -> float:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def accuracy(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    """Exact-intent accuracy; ``nlu_fallback`` never equals a gold intent, so it counts wrong."""
+    return _share(g == p for g, p in zip(gold, predicted))
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    """Macro-F1 over the gold intents (a fallback is a miss of the gold intent)."""
+    from sklearn.metrics import f1_score
+
+    if not gold:
+        return 0.0
+    return float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro",
+                          zero_division=0))
+
+
+def by_register(examples: Sequence[Example], predicted: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Accuracy, macro-F1, fallback rate and size of each register of `examples`."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, example in enumerate(examples):
+        groups[example.register or "-"].append(i)
+    out = {}
+    for register, idx in sorted(groups.items()):
+        gold = [examples[i].intent for i in idx]
+        pred = [predicted[i] for i in idx]
+        out[register] = {"n": len(idx), "accuracy": round(accuracy(gold, pred), 4),
+                         "macro_f1": round(macro_f1(gold, pred), 4),
+                         "fallback": round(_share(p == FALLBACK for p in pred), 4)}
+    return out
+
 
 def load_examples(path: Path) -> list[Example]:
-    """Read Rasa YAML training-data files (a file or a folder) into examples."""
+    """Read Rasa YAML files (a file, or the ``*.yml`` directly in a folder) into examples.
+
+    Each example's register is the name of its file (``phone_asr.yml`` → ``phone_asr``).
+    """
     from rasa.shared.nlu.training_data.loading import load_data
 
     files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
-    data = load_data(str(files[0])).merge(*[load_data(str(f)) for f in files[1:]])
-    return [
-        Example(
-            text=m.get("text"),
-            intent=m.get("intent"),
-            entities=[(e["entity"], e["start"], e["end"]) for e in m.get("entities") or []],
-        )
-        for m in data.intent_examples
-    ]
+    out = []
+    for f in files:
+        for m in load_data(str(f)).intent_examples:
+            out.append(Example(
+                text=m.get("text"),
+                intent=m.get("intent"),
+                entities=[(e["entity"], e["start"], e["end"]) for e in m.get("entities") or []],
+                register=f.stem,
+            ))
+    return out
+
+
+def evaluation_sets(root: Path, sealed: bool = False) -> dict[str, list[Example]]:
+    """The sets under ``root`` (tests/nlu): held-out, realistic and, when asked, sealed."""
+    sets = {HELD_OUT: load_examples(root)}
+    if (root / REALISTIC).is_dir():
+        sets[REALISTIC] = load_examples(root / REALISTIC)
+    if sealed:
+        if not (root / REALISTIC / SEALED).is_dir():
+            raise FileNotFoundError(f"no sealed set under {root / REALISTIC / SEALED}")
+        sets[SEALED] = load_examples(root / REALISTIC / SEALED)
+    return sets
 
 
 def entity_scores(
@@ -89,7 +182,8 @@ def entity_scores(
     return report
 
 
-async def _parse_all(model: Path, texts: Sequence[str], progress: bool) -> list[dict[str, Any]]:
+async def _parse_all(model: Path, batches: Sequence[Sequence[str]],
+                     progress: bool) -> list[list[dict[str, Any]]]:
     import logging
 
     import structlog
@@ -99,40 +193,155 @@ async def _parse_all(model: Path, texts: Sequence[str], progress: bool) -> list[
     # Rasa logs every parse at debug level through structlog; keep the report readable.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     agent = Agent.load(str(model))
-    return [await agent.parse_message(t)
-            for t in tqdm(texts, desc=f"evaluating {model.name}", unit="msg", disable=not progress)]
+    total = sum(len(b) for b in batches)
+    out = []
+    with tqdm(total=total, desc=f"evaluating {model.name}", unit="msg",
+              disable=not progress) as bar:
+        for texts in batches:
+            parsed = []
+            for text in texts:
+                parsed.append(await agent.parse_message(text))
+                bar.update(1)
+            out.append(parsed)
+    return out
 
 
-def evaluate(model: Path, examples: Sequence[Example], progress: bool = False) -> Result:
-    """Parse every example with the model and score intents and entities."""
+def prediction_of(parse: dict[str, Any]) -> Prediction:
+    """The parse's intent and the best other real intent (for reading the misses)."""
+    top = parse.get("intent") or {}
+    others = [r for r in parse.get("intent_ranking") or []
+              if r.get("name") not in (top.get("name"), FALLBACK)]
+    second = others[0] if others else {}
+    return Prediction(top.get("name") or FALLBACK, float(top.get("confidence") or 0.0),
+                      second.get("name") or "", float(second.get("confidence") or 0.0))
+
+
+def score(examples: Sequence[Example], parses: Sequence[dict[str, Any]],
+          entity_types: Optional[Sequence[str]] = None) -> Result:
+    """Score parses against the examples' gold labels.
+
+    Args:
+        entity_types: only these entity types are scored (None: all).
+    """
     from sklearn.metrics import classification_report, confusion_matrix
 
-    parses = asyncio.run(_parse_all(model, [e.text for e in examples], progress))
     y_true = [e.intent for e in examples]
-    y_pred = [p["intent"]["name"] for p in parses]
+    predictions = [prediction_of(p) for p in parses]
+    y_pred = [p.intent for p in predictions]
     labels = sorted(set(y_true) | set(y_pred))
     report = classification_report(y_true, y_pred, labels=sorted(set(y_true)),
                                    output_dict=True, zero_division=0)
-    gold_ents = [e.entities for e in examples]
-    pred_ents = [[(x["entity"], x["start"], x["end"]) for x in p.get("entities", [])]
-                 for p in parses]
+    keep = (lambda name: True) if entity_types is None else (lambda name: name in entity_types)
+    gold_ents = [[x for x in e.entities if keep(x[0])] for e in examples]
+    pred_ents = [[(x["entity"], x["start"], x["end"]) for x in p.get("entities", [])
+                  if keep(x["entity"])] for p in parses]
     errors = []
-    for ex, p, pe in zip(examples, parses, pred_ents):
-        wrong_entities = set(ex.entities) ^ set(pe)
-        if p["intent"]["name"] != ex.intent or wrong_entities:
+    for ex, gold, p, pe in zip(examples, gold_ents, predictions, pred_ents):
+        wrong_entities = set(gold) ^ set(pe)
+        if p.intent != ex.intent or wrong_entities:
             errors.append({
+                "register": ex.register,
                 "text": mask_text(ex.text),
                 "intent": ex.intent,
-                "predicted": p["intent"]["name"],
-                "confidence": round(float(p["intent"].get("confidence") or 0), 3),
+                "predicted": p.intent,
+                "confidence": round(p.confidence, 3),
+                "runner_up": p.runner_up,
+                "runner_up_confidence": round(p.runner_up_confidence, 3),
                 "entity_mismatches": sorted(f"{n}:{ex.text[s:e] and mask_text(ex.text[s:e])}"
                                             for n, s, e in wrong_entities),
             })
     cm = confusion_matrix(y_true, y_pred, labels=labels).tolist()
-    return Result(report, entity_scores(gold_ents, pred_ents), errors, labels, cm)
+    return Result(report, entity_scores(gold_ents, pred_ents), errors, labels, cm,
+                  list(examples), predictions)
 
 
-def plot_confusion(result: Result, path: Path) -> None:
+def evaluate(model: Path, examples: Sequence[Example], progress: bool = False) -> Result:
+    """Parse every example with the model and score intents and entities."""
+    return evaluate_sets(model, {HELD_OUT: list(examples)}, progress)[HELD_OUT]
+
+
+def evaluate_sets(model: Path, sets: dict[str, list[Example]],
+                  progress: bool = False) -> dict[str, Result]:
+    """Load the model once and score each named set (realistic sets: number entities only)."""
+    names = list(sets)
+    parsed = asyncio.run(_parse_all(model, [[e.text for e in sets[n]] for n in names], progress))
+    return {n: score(sets[n], p, None if n == HELD_OUT else REALISTIC_ENTITIES)
+            for n, p in zip(names, parsed)}
+
+
+class Baseline:
+    """The plain baseline: TF-IDF character 1-3-grams and a logistic regression.
+
+    Trained on the same training data as the model, so that the difference measures what the
+    model adds over a bag of character n-grams.
+    """
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
+                                          sublinear_tf=True)
+        self.model = LogisticRegression(C=10.0, max_iter=3000)
+
+    def fit(self, texts: Sequence[str], intents: Sequence[str]) -> "Baseline":
+        self.model.fit(self.vectorizer.fit_transform(texts), intents)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return list(self.model.predict(self.vectorizer.transform(texts)))
+
+    @classmethod
+    def trained_on(cls, data: Path) -> "Baseline":
+        """Fit on the intent examples of the Rasa training data under ``data``."""
+        from rasa.shared.nlu.training_data.loading import load_data
+
+        files = sorted(data.rglob("*.yml")) if data.is_dir() else [data]
+        examples = [m for f in files for m in load_data(str(f)).intent_examples
+                    if m.get("intent") and m.get("text")]
+        return cls().fit([m.get("text") for m in examples], [m.get("intent") for m in examples])
+
+
+def set_summary(result: Result, baseline: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """The figures of one set, and the baseline's on the same examples."""
+    gold = [e.intent for e in result.examples]
+    out: dict[str, Any] = {
+        "n": len(gold),
+        "accuracy": round(result.accuracy, 4),
+        "macro_f1": round(result.intent_macro_f1, 4),
+        "fallback_rate": round(result.fallback_rate, 4),
+        "registers": result.by_register(),
+        "entities": result.entity_report,
+    }
+    if baseline is not None:
+        out["baseline"] = {
+            "accuracy": round(accuracy(gold, baseline), 4),
+            "macro_f1": round(macro_f1(gold, baseline), 4),
+            "registers": by_register(result.examples, baseline),
+        }
+    return out
+
+
+def misses_text(result: Result, baseline: Optional[Sequence[str]] = None) -> str:
+    """Every miss, register by register, masked: what it was, what the model said, the text."""
+    base = baseline or [""] * len(result.examples)
+    rows = sorted(
+        ((e.register, e.intent, p, b, e.text) for e, p, b in
+         zip(result.examples, result.predictions, base) if p.intent != e.intent),
+        key=lambda r: (r[0], r[1]))
+    lines = [f"# {len(rows)} of {len(result.examples)} messages missed "
+             "(gold -> model (confidence) / runner-up / baseline)"]
+    register = None
+    for reg, gold, p, b, text in rows:
+        if reg != register:
+            lines.append(f"\n## {reg}")
+            register = reg
+        lines.append(f"{gold} -> {p.intent} ({p.confidence:.2f}) / {p.runner_up} "
+                     f"({p.runner_up_confidence:.2f}) / {b or '-'}\t{mask_text(text)}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion(result: Result, path: Path, title: str = "Held-out intents") -> None:
     """Write the intent confusion matrix as a PNG."""
     import matplotlib
 
@@ -151,53 +360,92 @@ def plot_confusion(result: Result, path: Path) -> None:
                         color="white" if i == j else "black")
     ax.set_xlabel("predicted intent")
     ax.set_ylabel("true intent")
-    ax.set_title(f"Held-out intents (macro F1 {result.intent_macro_f1:.3f})")
+    ax.set_title(f"{title} (macro F1 {result.intent_macro_f1:.3f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def _dump(obj: Any, path: Path) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
 def write_reports(result: Result, out: Path) -> None:
-    """Write the JSON reports and the confusion-matrix PNG under ``out``."""
+    """Write the held-out JSON reports and the confusion-matrix PNG under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    dump = lambda obj, name: (out / name).write_text(  # noqa: E731
-        json.dumps(obj, ensure_ascii=False, indent=2), encoding="utf-8")
-    dump(result.intent_report, "intent_report.json")
-    dump(result.entity_report, "entity_report.json")
-    dump(result.errors, "errors.json")
+    _dump(result.intent_report, out / "intent_report.json")
+    _dump(result.entity_report, out / "entity_report.json")
+    _dump(result.errors, out / "errors.json")
     plot_confusion(result, out / "intent_confusion_matrix.png")
 
 
 def summary(result: Result) -> str:
-    """A printable table of the scores."""
+    """A printable per-intent table of one set's scores."""
     lines = [f"{'intent':<22}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>5}"]
     for name, r in sorted(result.intent_report.items()):
         if isinstance(r, dict) and name not in ("macro avg", "weighted avg", "micro avg"):
             lines.append(f"{name:<22}{r['precision']:>10.3f}{r['recall']:>8.3f}"
                          f"{r['f1-score']:>8.3f}{int(r['support']):>5}")
-    lines.append(f"intent macro F1: {result.intent_macro_f1:.4f}")
+    lines.append(f"intent macro F1: {result.intent_macro_f1:.4f}   accuracy: "
+                 f"{result.accuracy:.4f}   fallback: {result.fallback_rate:.1%}")
     lines.append(f"{'entity':<22}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>5}")
     for name, r in result.entity_report.items():
         lines.append(f"{name:<22}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>8.3f}"
                      f"{r['support']:>5}")
-    lines.append(f"{len(result.errors)} examples with an error (see errors.json)")
+    return "\n".join(lines)
+
+
+def overview(figures: dict[str, dict[str, Any]]) -> str:
+    """Model against baseline, set by set and register by register."""
+    lines = [f"{'set / register':<28}{'n':>5}{'acc':>8}{'F1':>8}{'fallbk':>8}"
+             f"{'base acc':>10}{'base F1':>9}"]
+    for name, fig in figures.items():
+        base = fig.get("baseline", {})
+        lines.append(f"{name:<28}{fig['n']:>5}{fig['accuracy']:>8.3f}{fig['macro_f1']:>8.3f}"
+                     f"{fig['fallback_rate']:>8.1%}{base.get('accuracy', 0):>10.3f}"
+                     f"{base.get('macro_f1', 0):>9.3f}")
+        if name == HELD_OUT:
+            continue
+        for reg, r in fig["registers"].items():
+            b = base.get("registers", {}).get(reg, {})
+            lines.append(f"  {reg:<26}{r['n']:>5}{r['accuracy']:>8.3f}{r['macro_f1']:>8.3f}"
+                         f"{r['fallback']:>8.1%}{b.get('accuracy', 0):>10.3f}"
+                         f"{b.get('macro_f1', 0):>9.3f}")
     return "\n".join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line: evaluate and write the reports."""
-    parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate", description=__doc__)
+    """Command line: evaluate every set, beside the baseline, and write the reports."""
+    parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/postdesk.tar.gz"))
-    parser.add_argument("--data", type=Path, default=Path("tests/nlu"))
+    parser.add_argument("--data", type=Path, default=Path("tests/nlu"),
+                        help="the evaluation root (held-out *.yml, realistic/, realistic/sealed/)")
+    parser.add_argument("--train-data", type=Path, default=Path("data/nlu"),
+                        help="what the baseline is trained on (the model's training data)")
+    parser.add_argument("--sealed", action="store_true",
+                        help="also score the sealed part (figures only, no list of misses)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
     if not args.model.exists():
         print(f"no model at {args.model}: run 'make train'", file=sys.stderr)
         return 1
-    result = evaluate(args.model, load_examples(args.data))
-    write_reports(result, args.out)
-    print(summary(result))
-    print(f"reports written to {args.out}/")
+    sets = evaluation_sets(args.data, sealed=args.sealed)
+    results = evaluate_sets(args.model, sets, progress=sys.stderr.isatty())
+    baseline = Baseline.trained_on(args.train_data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    for name, result in results.items():
+        base = baseline.predict([e.text for e in result.examples])
+        figures[name] = set_summary(result, base)
+        if name != SEALED:
+            (args.out / f"misses_{name}.txt").write_text(misses_text(result, base),
+                                                          encoding="utf-8")
+    write_reports(results[HELD_OUT], args.out)
+    _dump(figures, args.out / "summary.json")
+    print(f"== {HELD_OUT}\n{summary(results[HELD_OUT])}\n")
+    print(overview(figures))
+    print(f"\nreports written to {args.out}/ (misses_*.txt lists every miss)")
     return 0
 
 

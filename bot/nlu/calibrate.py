@@ -1,0 +1,144 @@
+"""Choose the fallback thresholds on the realistic set, not on the data we wrote.
+
+``python -m bot.nlu.calibrate --model models/postdesk.tar.gz`` parses the realistic set
+(``tests/nlu/realistic``, iterating part only), the held-out split and a list of noise
+messages once, then replays Rasa's FallbackClassifier rule on each parse's ranking for a grid
+of ``threshold`` × ``ambiguity_threshold``:
+
+* real requests: accuracy with a fallback counted wrong, and the share that falls back;
+* out-of-scope and noise: the share *caught* (answered ``out_of_scope`` or sent to fallback,
+  rather than routed into a service flow).
+
+It prints the grid and the best pair (highest realistic accuracy among those that still catch
+at least ``--min-caught`` of the noise); ``config.yml`` takes the values by hand, so a change of
+thresholds is a reviewed change.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from bot.nlu.evaluate import FALLBACK, HELD_OUT, REALISTIC, Example, _parse_all, evaluation_sets
+
+OUT_OF_SCOPE = "out_of_scope"
+# Not customer language: what a mis-tap, a cat on the keyboard or a stray paste looks like.
+NOISE = [
+    "asdfghjkl", "qwertyuiop", "zxcvb", "jjjjjjj", "。。。。。。", "？？", "…", "hhhhhhhh",
+    "啊啊啊啊啊啊", "哈哈哈哈哈哈哈", "嗯嗯嗯", "😂😂😂", "🙏🙏", "👍", "[微笑]", "[捂脸][捂脸]",
+    "aaaaaaa", "lkjhgf", "fdsa fdsa", "ppppp", "／／／", "~~~~", "dsfsdfsdf", "ggggg",
+    "哦哦哦哦", "额额额", "1+1", "abc123xyz", "呃呃", "嘿嘿嘿", "sdjfkl;", "tttt", "xx",
+    "。", "！！！", "???", "ok ok ok ok", "mmmmm", "wwwww", "哒哒哒哒",
+]
+THRESHOLDS = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
+AMBIGUITIES = [0.0, 0.01, 0.02, 0.03, 0.05, 0.08]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The classifier's two best real intents before the fallback rule."""
+
+    gold: str
+    first: str
+    first_confidence: float
+    second_confidence: float
+
+
+def reading(gold: str, parse: dict[str, Any]) -> Reading:
+    """The ranking without Rasa's inserted ``nlu_fallback`` entry."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    if not ranking:
+        top = parse.get("intent") or {}
+        ranking = [top] if top.get("name") not in (None, FALLBACK) else []
+    first = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
+    second = ranking[1] if len(ranking) > 1 else {"confidence": 0.0}
+    return Reading(gold, first["name"], float(first.get("confidence") or 0.0),
+                   float(second.get("confidence") or 0.0))
+
+
+def decide(r: Reading, threshold: float, ambiguity: float) -> str:
+    """FallbackClassifier's rule: too unsure, or the two best too close → fallback."""
+    if r.first_confidence < threshold or r.first_confidence - r.second_confidence < ambiguity:
+        return FALLBACK
+    return r.first
+
+
+@dataclass(frozen=True)
+class Point:
+    """The figures of one pair of thresholds."""
+
+    threshold: float
+    ambiguity: float
+    realistic_accuracy: float
+    realistic_fallback: float
+    heldout_accuracy: float
+    caught: float
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def point(threshold: float, ambiguity: float, realistic: Sequence[Reading],
+          heldout: Sequence[Reading], noise: Sequence[Reading]) -> Point:
+    """Replay the rule on every reading with these thresholds."""
+    real = [r for r in realistic if r.gold != OUT_OF_SCOPE]
+    said = [decide(r, threshold, ambiguity) for r in realistic]
+    junk = [r for r in realistic if r.gold == OUT_OF_SCOPE] + list(noise)
+    return Point(
+        threshold, ambiguity,
+        _share([s == r.gold for s, r in zip(said, realistic)]),
+        _share([decide(r, threshold, ambiguity) == FALLBACK for r in real]),
+        _share([decide(r, threshold, ambiguity) == r.gold for r in heldout]),
+        _share([decide(r, threshold, ambiguity) in (FALLBACK, OUT_OF_SCOPE) for r in junk]),
+    )
+
+
+def best(points: Sequence[Point], min_caught: float) -> Optional[Point]:
+    """The most accurate pair on the realistic set that still catches enough noise."""
+    good = [p for p in points if p.caught >= min_caught]
+    # Ties: more noise caught, then the held-out split, then a wider ambiguity band (close
+    # calls are clarified rather than guessed), then the lower threshold.
+    return max(good, key=lambda p: (round(p.realistic_accuracy, 4), round(p.caught, 4),
+                                    round(p.heldout_accuracy, 4), p.ambiguity, -p.threshold),
+               default=None)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: parse once, replay the grid, print it and the best pair."""
+    parser = argparse.ArgumentParser(prog="python -m bot.nlu.calibrate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("models/postdesk.tar.gz"))
+    parser.add_argument("--data", type=Path, default=Path("tests/nlu"))
+    parser.add_argument("--min-caught", type=float, default=0.85,
+                        help="share of out-of-scope and noise messages that must be caught")
+    args = parser.parse_args(argv)
+    import asyncio
+
+    sets = evaluation_sets(args.data)
+    realistic: list[Example] = sets.get(REALISTIC, [])
+    heldout = sets[HELD_OUT]
+    texts = [[e.text for e in realistic], [e.text for e in heldout], NOISE]
+    parsed = asyncio.run(_parse_all(args.model, texts, sys.stderr.isatty()))
+    r_real = [reading(e.intent, p) for e, p in zip(realistic, parsed[0])]
+    r_held = [reading(e.intent, p) for e, p in zip(heldout, parsed[1])]
+    r_noise = [reading(OUT_OF_SCOPE, p) for p in parsed[2]]
+    points = [point(t, a, r_real, r_held, r_noise) for t in THRESHOLDS for a in AMBIGUITIES]
+    print(f"{'threshold':>9}{'ambig':>7}{'real acc':>10}{'real fb':>9}{'held acc':>10}"
+          f"{'caught':>8}")
+    for p in points:
+        print(f"{p.threshold:>9.2f}{p.ambiguity:>7.2f}{p.realistic_accuracy:>10.3f}"
+              f"{p.realistic_fallback:>9.1%}{p.heldout_accuracy:>10.3f}{p.caught:>8.1%}")
+    chosen = best(points, args.min_caught)
+    if chosen is None:
+        print(f"no pair catches {args.min_caught:.0%} of the noise")
+        return 1
+    print(f"best: threshold {chosen.threshold}, ambiguity_threshold {chosen.ambiguity} "
+          f"(realistic accuracy {chosen.realistic_accuracy:.3f}, caught {chosen.caught:.0%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

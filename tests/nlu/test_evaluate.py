@@ -1,0 +1,116 @@
+"""The evaluation counts honestly: a fallback is wrong, registers are scored apart, the
+baseline is trained on the same data, and the sealed part is read only when asked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlu import calibrate
+from bot.nlu.evaluate import (
+    FALLBACK,
+    Baseline,
+    Example,
+    accuracy,
+    by_register,
+    evaluation_sets,
+    macro_f1,
+    main,
+    misses_text,
+    score,
+)
+
+
+def parse(intent: str, confidence: float, *others: tuple[str, float]) -> dict:
+    ranking = [{"name": intent, "confidence": confidence}]
+    ranking += [{"name": n, "confidence": c} for n, c in others]
+    return {"intent": {"name": intent, "confidence": confidence}, "intent_ranking": ranking,
+            "entities": []}
+
+
+def test_a_fallback_counts_as_wrong() -> None:
+    gold = ["track_mail", "track_mail", "ask_fee", "ask_fee"]
+    said = ["track_mail", FALLBACK, "ask_fee", FALLBACK]
+    assert accuracy(gold, said) == 0.5
+    assert macro_f1(gold, said) == pytest.approx(2 / 3)  # each intent: P 1, R 0.5
+
+
+def test_registers_are_scored_apart() -> None:
+    examples = [Example("a", "track_mail", [], "dialect"), Example("b", "ask_fee", [], "dialect"),
+                Example("c", "track_mail", [], "reviews")]
+    figures = by_register(examples, ["track_mail", FALLBACK, "ask_fee"])
+    assert figures["dialect"] == {"n": 2, "accuracy": 0.5, "macro_f1": 0.5, "fallback": 0.5}
+    assert figures["reviews"]["accuracy"] == 0.0 and figures["reviews"]["n"] == 1
+
+
+def test_misses_are_listed_masked_with_the_runner_up() -> None:
+    examples = [Example("我电话13812345678 件咋个还不到", "delivery_delay", [], "dialect"),
+                Example("到哪了", "track_mail", [], "wechat_oneliners")]
+    result = score(examples, [parse(FALLBACK, 0.3, ("delivery_delay", 0.28)),
+                              parse("track_mail", 0.9)])
+    text = misses_text(result, ["delivery_delay", "track_mail"])
+    assert "1 of 2 messages missed" in text
+    assert "delivery_delay -> nlu_fallback (0.30) / delivery_delay (0.28) / delivery_delay" in text
+    assert "13812345678" not in text and "138****5678" in text
+    assert result.accuracy == 0.5 and result.fallback_rate == 0.5
+
+
+def write_set(folder: Path, name: str, intent: str, lines: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"    - {line}\n" for line in lines)
+    (folder / f"{name}.yml").write_text(
+        f'version: "3.1"\nnlu:\n- intent: {intent}\n  examples: |\n{body}', encoding="utf-8")
+
+
+def test_the_sealed_part_is_read_only_when_asked(tmp_path: Path) -> None:
+    write_set(tmp_path, "tracking", "track_mail", ["到哪了", "查件"])
+    write_set(tmp_path / "realistic", "dialect", "track_mail", ["我的件走到哪点了嘛"])
+    write_set(tmp_path / "realistic" / "sealed", "dialect", "track_mail", ["件到哪点喽"])
+    assert set(evaluation_sets(tmp_path)) == {"held-out", "realistic"}
+    sets = evaluation_sets(tmp_path, sealed=True)
+    assert [e.register for e in sets["realistic"]] == ["dialect"]
+    assert [e.text for e in sets["sealed"]] == ["件到哪点喽"]
+    with pytest.raises(FileNotFoundError):
+        evaluation_sets(tmp_path / "realistic", sealed=True)
+
+
+def test_the_baseline_learns_from_the_training_data(tmp_path: Path) -> None:
+    write_set(tmp_path, "a", "track_mail", ["快递到哪了", "查一下物流", "包裹到哪里了", "件到哪了"])
+    write_set(tmp_path, "b", "ask_fee", ["寄件多少钱", "运费怎么算", "邮费多少", "寄到昆明几块钱"])
+    baseline = Baseline.trained_on(tmp_path)
+    assert baseline.predict(["我的快递到哪了", "寄过去要多少钱"]) == ["track_mail", "ask_fee"]
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--model", str(tmp_path / "none.tar.gz")]) == 1
+    assert "make train" in capsys.readouterr().err
+
+
+def reading(gold: str, first: str, p1: float, p2: float) -> calibrate.Reading:
+    return calibrate.Reading(gold, first, p1, p2)
+
+
+def test_the_fallback_rule_is_replayed_as_rasa_applies_it() -> None:
+    sure, weak, close = (reading("ask_fee", "ask_fee", 0.6, 0.1),
+                         reading("ask_fee", "ask_fee", 0.25, 0.1),
+                         reading("ask_fee", "ask_fee", 0.45, 0.44))
+    assert calibrate.decide(sure, 0.3, 0.03) == "ask_fee"
+    assert calibrate.decide(weak, 0.3, 0.03) == FALLBACK
+    assert calibrate.decide(close, 0.3, 0.03) == FALLBACK
+    assert calibrate.decide(close, 0.3, 0.0) == "ask_fee"
+
+
+def test_calibration_prefers_accuracy_but_keeps_catching_noise() -> None:
+    realistic = [reading("ask_fee", "ask_fee", 0.35, 0.1), reading("track_mail", "track_mail", 0.5, 0.1),
+                 reading("out_of_scope", "ask_fee", 0.32, 0.3)]
+    noise = [reading("out_of_scope", "greet", 0.28, 0.1), reading("out_of_scope", "ask_fee", 0.33, 0.3)]
+    points = [calibrate.point(t, a, realistic, [], noise) for t in (0.2, 0.3, 0.4)
+              for a in (0.0, 0.05)]
+    loose = next(p for p in points if (p.threshold, p.ambiguity) == (0.2, 0.0))
+    assert (loose.realistic_accuracy, loose.caught) == (2 / 3, 0.0)
+    chosen = calibrate.best(points, min_caught=0.6)
+    # 0.3/0.05 keeps both real requests and catches the out-of-scope one (a fallback: still
+    # wrong for accuracy) and both noises; 0.4 would lose a real request.
+    assert (chosen.threshold, chosen.ambiguity) == (0.3, 0.05)
+    assert (chosen.realistic_accuracy, chosen.caught) == (2 / 3, 1.0)
+    assert calibrate.best(points, min_caught=1.01) is None
