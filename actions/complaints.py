@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
+from actions.clarify import customer_text
 from actions.handover import queue_for_agent
 from bot.store import workorders as wo
 from bot.store.status import Category, Channel, Priority
@@ -35,10 +36,20 @@ COMPLAINT_CATEGORIES: Dict[str, Category] = {
     "staff_attitude": Category.ATTITUDE,
     "fee_dispute": Category.IMPROPER_FEE,
 }
+# Problems a long message may mention beside the main one, noted for the agent.
+MENTIONED_PROBLEMS: Dict[str, Category] = {
+    **COMPLAINT_CATEGORIES,
+    "delivery_delay": Category.DELAY,
+    "not_received": Category.DELIVERY_SERVICE,
+}
+# Another problem counts as mentioned when the classifier gives it at least this much.
+MENTION_CONFIDENCE = 0.12
 NO_MAIL = "none"
 # A description shorter than this (numbers removed) is asked for instead of taken from the
 # message that started the complaint ("我要投诉" says nothing yet).
 MIN_DESCRIPTION = 6
+# Long reviews are kept whole up to this many characters.
+MAX_DESCRIPTION = 1000
 _NO_NUMBER_RE = re.compile(r"没有|没单号|无单号|不知道|忘了|找不到|不记得|没有单号|无")
 _NUMBERS_RE = re.compile(r"[A-Za-z]{2}\s*\d[\d\s]{7,}\d\s*[A-Za-z]{2}|\d[\d\s-]{9,}\d")
 
@@ -62,7 +73,30 @@ def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
 
 
 def latest_text(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("text") or "").strip()
+    """What the customer wrote (after a clarifying pick, the message that was clarified)."""
+    return customer_text(tracker)
+
+
+def strongest_complaint(parse: Dict[str, Any]) -> Optional[str]:
+    """The complaint intent ranked highest in a parse (the main problem of a long message)."""
+    for entry in parse.get("intent_ranking") or [parse.get("intent") or {}]:
+        if entry.get("name") in COMPLAINT_CATEGORIES:
+            return str(entry["name"])
+    return None
+
+
+def other_problems(parse: Dict[str, Any], main: Optional[str]) -> List[str]:
+    """Category names of the other problems the message also mentions, strongest first."""
+    main_category = COMPLAINT_CATEGORIES.get(main or "")
+    seen: List[str] = []
+    for entry in parse.get("intent_ranking") or []:
+        category = MENTIONED_PROBLEMS.get(entry.get("name") or "")
+        if (category is None or category == main_category
+                or float(entry.get("confidence") or 0.0) < MENTION_CONFIDENCE):
+            continue
+        if category.label not in seen:
+            seen.append(category.label)
+    return seen
 
 
 def extract_contact_phone(tracker: Tracker) -> Dict[Text, Any]:
@@ -151,7 +185,7 @@ class ValidateComplaintForm(FormValidationAction):
         if tracker.get_intent_of_latest_message() in COMPLAINT_CATEGORIES:
             said = _NUMBERS_RE.sub("", text)
             if len(re.sub(r"[\s\W_]", "", said)) >= MIN_DESCRIPTION:
-                return {"complaint_description": text}
+                return describe_problems(tracker, text)
         return {}
 
     async def validate_complaint_description(
@@ -159,13 +193,30 @@ class ValidateComplaintForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         text = str(slot_value or "").strip()
-        return {"complaint_description": text[:500] or None}
+        return {"complaint_description": text[:MAX_DESCRIPTION] or None}
 
     async def validate_complaint_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         return {"complaint_confirmed": bool(slot_value)}
+
+
+def describe_problems(tracker: Tracker, text: str) -> Dict[Text, Any]:
+    """The complaint from the message that started it, several problems and all.
+
+    The category is the strongest complaint intent of the message; the description keeps the
+    customer's whole text and names the other problems it mentions, so the agent sees them.
+    """
+    parse = tracker.latest_message
+    main = strongest_complaint(parse)
+    slots: Dict[Text, Any] = {"complaint_description": text}
+    if main is not None:
+        slots["complaint_category"] = COMPLAINT_CATEGORIES[main].value
+        others = other_problems(parse, main)
+        if others:
+            slots["complaint_description"] = f"{text}（同时反映：{'、'.join(others)}）"
+    return slots
 
 
 class ActionAskComplaintConfirmed(Action):

@@ -58,7 +58,8 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        intent = tracker.get_intent_of_latest_message()
+        # nlu_fallback itself, not the guess behind it: a second miss is a fallback hand-over.
+        intent = tracker.get_intent_of_latest_message(skip_fallback_intent=False)
         text = tracker.latest_message.get("text") or ""
         try:
             ticket = queue_for_agent(tracker, handover_reason(intent), text)

@@ -18,6 +18,7 @@ from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store import workorders as wo
 from bot.store.uow import uow_factory
+from bot.trainer import inbox
 from bot.workorders.policy import load_policy
 from bot.channels.wechat_sim import WeChatSimulator
 from tests.channels.conftest import AES_KEY, APP_ID, ThreadedFake, wechat_env
@@ -192,3 +193,83 @@ def test_action_server_down_the_customer_is_told(stack: Stack) -> None:
         stack.start_actions()
     replies = "\n".join(stack.say("t-down-after", "EA000000005CN到哪了"))
     assert "运输中" in replies, replies
+
+
+# The model is unsure about these (it falls back on them), with two plausible requests each.
+UNSURE_WITH_NUMBER = "EA000000005CN 问一下包裹"
+UNSURE = "那个包裹"
+# What each offered request answers first, so a test can tell the flow went on.
+FIRST_ANSWER = {
+    "track_mail": "运输中",  # the number was carried with the pick: the status at once
+    "collect_parcel": "取件码",
+}
+
+
+def clarify(stack: Stack, sender: str, text: str) -> tuple[str, list[dict]]:
+    """Say `text`; return the bot's question and its buttons."""
+    status, replies = post(stack.webhook, {"sender": sender, "message": text})
+    assert status == 200, replies
+    buttons = [b for r in replies for b in r.get("buttons") or []]
+    return "\n".join(r.get("text", "") for r in replies), buttons
+
+
+def store(stack: Stack):
+    engine = make_engine(stack.database_url)
+    return engine, uow_factory(make_session_factory(engine))
+
+
+@pytest.mark.parametrize("pick", [0, 1], ids=["first", "second"])
+def test_an_unsure_reading_is_clarified_and_the_pick_goes_on(stack: Stack, pick: int) -> None:
+    sender = f"t-clarify-{pick}"
+    question, buttons = clarify(stack, sender, UNSURE_WITH_NUMBER)
+    assert "您是想" in question and "还是" in question, question
+    assert len(buttons) == 2, buttons
+    payload = buttons[pick]["payload"]
+    intent = payload[1:].split("{")[0]
+    assert intent in FIRST_ANSWER, (intent, "update FIRST_ANSWER for the model's choices")
+    assert "EA000000005CN" in payload  # the number goes with the pick
+    answer = "\n".join(stack.say(sender, payload))
+    assert FIRST_ANSWER[intent] in answer and "您是想" not in answer, answer
+    # The pick goes to the trainers' inbox, labelled, with the customer's own words.
+    engine, uows = store(stack)
+    try:
+        inbox.collect(uows, stack.tracker_store_url, None, datetime.now())
+        found = [c for c in inbox.list_candidates(uows, limit=200) if c.sender_id == sender]
+    finally:
+        engine.dispose()
+        inbox.dispose_tracker_engines()
+    assert [(c.text, c.reason, c.suggested_intent) for c in found] == [
+        (UNSURE_WITH_NUMBER, "clarified", intent)]
+
+
+def test_a_second_miss_in_a_row_hands_over_to_a_person(stack: Stack) -> None:
+    question, buttons = clarify(stack, "t-clarify-miss", UNSURE_WITH_NUMBER)
+    assert len(buttons) == 2, question
+    again = "\n".join(stack.say("t-clarify-miss", UNSURE))
+    assert "转接人工客服" in again, again
+    engine, uows = store(stack)
+    try:
+        waiting = services.list_waiting_handovers(uows)
+    finally:
+        engine.dispose()
+    assert [w.reason for w in waiting if w.sender_id == "t-clarify-miss"] == ["fallback"]
+
+
+def test_the_examples_of_the_issue_are_understood(stack: Stack) -> None:
+    """Two messages that used to fall back: the stuck demo mail, and an arrival question."""
+    url = f"http://127.0.0.1:{stack.rasa_port}/model/parse?token={TOKEN}"
+    _, stuck = post(url, {"text": "EA000000014CN 怎么还没到"})
+    _, urgent = post(url, {"text": "我急着用,能不能今天送到?"})
+    assert stuck["intent"]["name"] == "delivery_delay", stuck["intent_ranking"][:3]
+    assert urgent["intent"]["name"] == "track_mail", urgent["intent_ranking"][:3]
+    replies = "\n".join(stack.say("t-stuck", "EA000000014CN 怎么还没到"))
+    assert "没有新的动态" in replies, replies
+
+
+def test_on_wechat_the_choices_are_numbered_and_a_number_picks(stack: Stack) -> None:
+    sim = wechat(stack)
+    question = sim.say("o_clarify", UNSURE_WITH_NUMBER)
+    assert question.text and "您是想" in question.text, question
+    assert re.search(r"^1\. ", question.text, re.M) and re.search(r"^2\. ", question.text, re.M)
+    answer = sim.say("o_clarify", "1")
+    assert answer.text and "运输中" in answer.text, answer

@@ -40,3 +40,13 @@ def test_reason_names_the_complaint():
     assert handover_reason("damaged_item") == "damaged_item"
     assert handover_reason("request_human") == "request_human"
     assert handover_reason("affirm") == "fallback"
+
+
+@pytest.mark.asyncio
+async def test_a_second_miss_is_queued_as_a_fallback(uows, domain):
+    tracker = make_tracker("那个包裹", intent="nlu_fallback")
+    tracker.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.25},
+                                                {"name": "track_mail", "confidence": 0.17}]
+    await ActionRequestHuman().run(CollectingDispatcher(), tracker, domain)
+    [waiting] = services.list_waiting_handovers(uows)
+    assert (waiting.reason, waiting.last_message) == ("fallback", "那个包裹")
