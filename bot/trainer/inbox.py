@@ -5,7 +5,9 @@ A message becomes a *candidate* (`NluCandidate`) for one of four reasons:
 * ``fallback``: Rasa's FallbackClassifier answered ``nlu_fallback``;
 * ``low_confidence``: the top intent's confidence was below a threshold;
 * ``rejected_suggestion``: an agent rejected the reply the workbench suggested for it;
-* ``corrected``: an agent said which intent it really was (`record_correction`).
+* ``corrected``: an agent said which intent it really was (`record_correction`);
+* ``clarified``: the bot was unsure and asked "您是想……还是……？" (``action_clarify``), and the
+  customer picked one of the offered requests: the message comes labelled with the pick.
 
 `collect` reads the first two from Rasa's SQL tracker store (its ``events`` table, owned by
 Rasa) and the third from the desk's `AgentReply` rows; it remembers how far it read (the
@@ -57,6 +59,7 @@ from bot.store.desk import AgentReply, ReplyDecision
 from bot.store.models import Base, as_store_time
 from bot.store.uow import UnitOfWork, UowFactory
 from bot.text import phones
+from bot.text.payloads import intent_of_payload
 
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 FALLBACK_INTENT = "nlu_fallback"
@@ -67,6 +70,9 @@ BATCH = 500
 # A correction and the tracker's copy of the same message are one candidate.
 SAME_MESSAGE_WINDOW = timedelta(minutes=2)
 MAX_ENTITY_VALUE = 100
+CLARIFY_ACTION = "action_clarify"
+# How far back from a pick to look for the clarifying question and the message it was about.
+PICK_LOOKBACK_EVENTS = 30
 
 
 class Reason(str, Enum):
@@ -76,6 +82,7 @@ class Reason(str, Enum):
     FALLBACK = "fallback"
     REJECTED_SUGGESTION = "rejected_suggestion"
     CORRECTED = "corrected"
+    CLARIFIED = "clarified"
 
 
 class CandidateStatus(str, Enum):
@@ -93,6 +100,7 @@ REASON_LABELS = {
     Reason.FALLBACK.value: "没听懂（兜底）",
     Reason.REJECTED_SUGGESTION.value: "坐席拒绝了建议回复",
     Reason.CORRECTED.value: "坐席纠正了意图",
+    Reason.CLARIFIED.value: "客户在澄清时选择了意图",
 }
 STATUS_LABELS = {
     CandidateStatus.NEW.value: "待标注",
@@ -522,13 +530,17 @@ def _collect_tracker(uows: UowFactory, engine: Engine, origin: str, since: datet
             if not batch:
                 break
             last = batch[-1].id
-            rows = []
+            rows, picks = [], []
             for event in batch:
                 result.events_read += 1
                 row = _from_event(event.sender_id, event.timestamp, event.data, threshold)
                 if row is not None:
                     rows.append(row)
+                elif intent_of_payload(_json(event.data).get("text")):
+                    picks.append(event)
             _add_new(uows, rows, result)
+            for event in picks:
+                _record_pick(uows, connection, event, result)
     with uows() as uow:
         _move_cursor(uow, "tracker", origin, newest, now)
         uow.commit()
@@ -556,6 +568,63 @@ def _from_event(sender_id: str, timestamp: float | None, raw: str | None,
     else:
         return None
     return _candidate(sender_id, timestamp, data, reason, reading)
+
+
+def _clarified_message(connection: Any, sender_id: str, pick_id: int, picked: str) -> Any:
+    """The customer message a pick answers: before it, ``action_clarify`` offered `picked`.
+
+    Returns the user event (timestamp, data) or None when the payload was not a pick of an
+    offered request (a button of another question, or a payload typed by hand).
+    """
+    stmt = (select(EVENTS.c.type_name, EVENTS.c.action_name, EVENTS.c.timestamp, EVENTS.c.data)
+            .where(EVENTS.c.sender_id == sender_id, EVENTS.c.id < pick_id,
+                   EVENTS.c.type_name.in_(("user", "bot", "action")))
+            .order_by(EVENTS.c.id.desc()).limit(PICK_LOOKBACK_EVENTS))
+    offered: set[str] | None = None
+    asked = False
+    for event in connection.execute(stmt):
+        if event.type_name == "bot" and offered is None:
+            buttons = (_json(event.data).get("data") or {}).get("buttons") or []
+            offered = {intent_of_payload(b.get("payload")) for b in buttons
+                       if isinstance(b, dict)} - {None}
+        elif event.type_name == "action" and event.action_name == CLARIFY_ACTION:
+            asked = True
+        elif event.type_name == "user":
+            data = _json(event.data)
+            if asked and offered and picked in offered and _is_message(data.get("text")):
+                return event
+            return None
+    return None
+
+
+def _record_pick(uows: UowFactory, connection: Any, pick: Any, result: CollectResult) -> None:
+    """Label the clarified message with the customer's pick (an agent's correction wins)."""
+    picked = intent_of_payload(_json(pick.data).get("text"))
+    message = _clarified_message(connection, pick.sender_id, pick.id, picked or "")
+    if picked is None or message is None:
+        return
+    key = message_key(pick.sender_id, message.timestamp)
+    for _ in range(2):  # a concurrent run may insert the same candidate between our steps
+        with uows() as uow:
+            row = uow.session.execute(
+                select(NluCandidate).where(NluCandidate.source_key == key).with_for_update()
+            ).scalar_one_or_none()
+            if row is None:
+                data = _json(message.data)
+                row = _candidate(pick.sender_id, message.timestamp, data, Reason.CLARIFIED,
+                                 _reading(data))
+                uow.session.add(row)
+            elif row.reason == Reason.CORRECTED.value or row.suggested_intent == picked:
+                return
+            row.reason, row.suggested_intent, row.reported_by = (
+                Reason.CLARIFIED.value, picked, None)
+            try:
+                uow.commit()
+            except IntegrityError:
+                uow.rollback()
+                continue
+            result.added[Reason.CLARIFIED.value] += 1
+            return
 
 
 def _answered_message(connection: Any, sender_id: str, at: datetime) -> Any:

@@ -48,8 +48,10 @@ class RasaTracker:
                         at: datetime, channel: str = "rest",
                         entities: Sequence[dict[str, Any]] = (),
                         ranking: Sequence[tuple[str, float]] | None = None,
-                        reply: str = "好的") -> float:
-        """The customer says `text`, the bot read it as `intent` and answered `reply`."""
+                        reply: str = "好的", action: str = "utter_default",
+                        buttons: Sequence[dict[str, str]] = ()) -> float:
+        """The customer says `text`, the bot read it as `intent` and ran `action`, which
+        answered `reply` (with `buttons`, if any)."""
         from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
         from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -66,8 +68,9 @@ class RasaTracker:
         for event in (
             UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data,
                         timestamp=timestamp, input_channel=channel),
-            ActionExecuted("utter_default", timestamp=timestamp + 0.5),
-            BotUttered(reply, timestamp=timestamp + 0.6),
+            ActionExecuted(action, timestamp=timestamp + 0.5),
+            BotUttered(reply, {"buttons": [dict(b) for b in buttons]} if buttons else None,
+                       timestamp=timestamp + 0.6),
             ActionExecuted("action_listen", timestamp=timestamp + 0.7),
         ):
             tracker.update(event)

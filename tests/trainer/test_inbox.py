@@ -283,3 +283,78 @@ def test_main_collect_prints_a_summary(tmp_path: Path, tracker: RasaTracker,
         "听不懂的话"]
     engine.dispose()
     assert inbox.main_collect(["--low-confidence", "7", "--database-url", url]) == 2
+
+
+CLARIFY_BUTTONS = [{"title": "催一下迟迟没到的快递", "payload": '/delivery_delay{"tracking_number": "EA000000014CN"}'},
+                   {"title": "查快递/邮件现在到哪了", "payload": '/track_mail{"tracking_number": "EA000000014CN"}'}]
+
+
+def ask_to_clarify(tracker: RasaTracker, sender: str, text: str, at: datetime) -> None:
+    """The bot falls back on `text` and asks which of two requests was meant."""
+    tracker.say(sender, text, "nlu_fallback", 0.3, at, channel="wechat",
+                ranking=[("nlu_fallback", 0.3), ("delivery_delay", 0.29), ("track_mail", 0.27)],
+                reply="您是想催一下迟迟没到的快递，还是查快递/邮件现在到哪了？",
+                action="action_clarify", buttons=CLARIFY_BUTTONS)
+
+
+def test_a_customers_pick_labels_the_clarified_message(uows: UowFactory,
+                                                      tracker: RasaTracker) -> None:
+    ask_to_clarify(tracker, "wx-7", "EA000000014CN 咋个还不来", T0)
+    tracker.say("wx-7", CLARIFY_BUTTONS[0]["payload"], "delivery_delay", 1.0,
+                T0 + timedelta(seconds=20), channel="wechat")
+
+    result = collect(uows, tracker.url, None, T0 + timedelta(hours=1))
+
+    assert dict(result.added) == {"fallback": 1, "clarified": 1}
+    [candidate] = list_candidates(uows, limit=10)
+    assert (candidate.text, candidate.reason, candidate.suggested_intent,
+            candidate.predicted_intent, candidate.reported_by) == (
+        "EA000000014CN 咋个还不来", "clarified", "delivery_delay", "delivery_delay", None)
+    assert candidate.reason_label == "客户在澄清时选择了意图"
+
+
+def test_a_pick_after_the_fallback_was_collected_updates_it(uows: UowFactory,
+                                                           tracker: RasaTracker) -> None:
+    ask_to_clarify(tracker, "wx-8", "那个件咋整嘛", T0)
+    first = collect(uows, tracker.url, None, T0 + timedelta(minutes=1))
+    tracker.say("wx-8", CLARIFY_BUTTONS[1]["payload"], "track_mail", 1.0,
+                T0 + timedelta(minutes=2), channel="wechat")
+    second = collect(uows, tracker.url, None, T0 + timedelta(minutes=3))
+    again = collect(uows, tracker.url, None, T0 + timedelta(minutes=4))
+
+    assert dict(first.added) == {"fallback": 1}
+    assert dict(second.added) == {"clarified": 1} and again.total == 0
+    [candidate] = list_candidates(uows, limit=10)
+    assert (candidate.reason, candidate.suggested_intent) == ("clarified", "track_mail")
+
+
+def test_a_payload_that_was_not_offered_labels_nothing(uows: UowFactory,
+                                                      tracker: RasaTracker) -> None:
+    ask_to_clarify(tracker, "wx-9", "那个件咋整嘛", T0)
+    # Typed by hand (REST), not one of the two offered requests.
+    tracker.say("wx-9", "/lost_item", "lost_item", 1.0, T0 + timedelta(minutes=1))
+    # A button answer with no clarifying question before it.
+    tracker.say("web-10", "查件", "track_mail", 0.95, T0)
+    tracker.say("web-10", "/affirm", "affirm", 1.0, T0 + timedelta(minutes=1))
+
+    result = collect(uows, tracker.url, None, T0 + timedelta(hours=1))
+
+    assert dict(result.added) == {"fallback": 1}
+    [candidate] = list_candidates(uows, limit=10)
+    assert (candidate.reason, candidate.suggested_intent) == ("fallback", None)
+
+
+def test_an_agents_correction_wins_over_the_customers_pick(uows: UowFactory,
+                                                          tracker: RasaTracker) -> None:
+    ask_to_clarify(tracker, "wx-11", "那个件咋整嘛", T0)
+    collect(uows, tracker.url, None, T0 + timedelta(minutes=1))
+    record_correction(uows, "wx-11", "wechat", "那个件咋整嘛", T0, "delivery_delay", 0.29,
+                      "not_received", "agent1")
+    tracker.say("wx-11", CLARIFY_BUTTONS[0]["payload"], "delivery_delay", 1.0,
+                T0 + timedelta(minutes=2), channel="wechat")
+
+    collect(uows, tracker.url, None, T0 + timedelta(minutes=3))
+
+    [candidate] = list_candidates(uows, limit=10)
+    assert (candidate.reason, candidate.suggested_intent, candidate.reported_by) == (
+        "corrected", "not_received", "agent1")
