@@ -20,19 +20,18 @@ from rasa_sdk.types import DomainDict
 
 from bot.text.payloads import intent_of_payload, payload
 
-FALLBACK = "nlu_fallback"
-# What each request is called when the customer is asked to choose.
+# What each request is called when the customer is asked "您是想……还是……？".
 CHOICE_LABELS: Dict[str, str] = {
-    "track_mail": "查快递/邮件现在到哪了",
+    "track_mail": "查快递现在到哪了",
     "delivery_delay": "催一下迟迟没到的快递",
-    "not_received": "显示已签收但没收到",
+    "not_received": "反映显示签收了但没收到",
     "delivery_service": "投诉投递服务（没送上门、没打电话等）",
-    "lost_item": "快递丢了",
-    "damaged_item": "快递破损或少了东西",
+    "lost_item": "反映快递丢了",
+    "damaged_item": "反映快递破损或少了东西",
     "staff_attitude": "投诉工作人员的态度",
     "fee_dispute": "对收的费用有异议",
     "complaint_progress": "查之前投诉的处理进度",
-    "escalate_complaint": "投诉一直没解决，要升级处理",
+    "escalate_complaint": "升级一直没解决的投诉",
     "change_delivery": "改地址或改送货时间",
     "return_intercept": "拦截或退回快递",
     "schedule_pickup": "预约上门取件、寄东西",
@@ -44,8 +43,8 @@ CHOICE_LABELS: Dict[str, str] = {
     "ask_outlet": "问网点地址和营业时间",
     "collect_parcel": "问怎么取件",
     "request_human": "转人工客服",
-    "bot_challenge": "问我是不是真人",
-    "unsatisfied": "对处理结果不满意",
+    "bot_challenge": "确认是不是真人在回复",
+    "unsatisfied": "说对处理结果不满意",
 }
 # A request needs at least this much of the classifier's belief to be offered.
 MIN_CHOICE_CONFIDENCE = 0.05

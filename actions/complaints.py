@@ -54,7 +54,7 @@ _NO_NUMBER_RE = re.compile(r"没有|没单号|无单号|不知道|忘了|找不�
 _NUMBERS_RE = re.compile(r"[A-Za-z]{2}\s*\d[\d\s]{7,}\d\s*[A-Za-z]{2}|\d[\d\s-]{9,}\d")
 
 COMPLAINT_SLOTS = ("complaint_mail", "contact_phone", "complaint_description",
-                   "complaint_confirmed", "complaint_category")
+                   "complaint_confirmed", "complaint_category", "clarify_text")
 
 
 # Work orders the bot opens come from the WeChat account (the REST demo stands in for it).

@@ -1,8 +1,10 @@
 """The deployment gate: a new model goes into service only if it is no worse than the one there.
 
-Both models are scored on the same held-out split (tests/nlu). The candidate is refused when
-its intent macro-F1 is lower than the deployed model's, or when any intent's F1 drops by more
-than `MAX_INTENT_DROP` (3 points); the verdict names each reason.
+Both models are scored on the same held-out split (tests/nlu) and, where both have it, on the
+realistic set (tests/nlu/realistic, written by people who never saw the training data). The
+candidate is refused when its intent macro-F1 is lower than the deployed model's, when any
+intent's F1 drops by more than `MAX_INTENT_DROP` (3 points), or when its accuracy on the
+realistic set (a fallback counted wrong) is lower; the verdict names each reason.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ class Verdict:
     intent_deltas: dict[str, float]  # intent -> candidate F1 minus deployed F1
 
 
-def metrics_of(result: Any) -> dict[str, Any]:
-    """The registry's metrics of an evaluation (`bot.nlu.evaluate.Result`)."""
+def metrics_of(result: Any, realistic: Any = None) -> dict[str, Any]:
+    """The registry's metrics of an evaluation (`bot.nlu.evaluate.Result`s: the held-out
+    split, and the realistic set when there is one)."""
     intents = {name: round(float(row["f1-score"]), 4)
                for name, row in result.intent_report.items()
                if isinstance(row, dict) and name not in ("macro avg", "weighted avg", "micro avg")}
@@ -35,6 +38,7 @@ def metrics_of(result: Any) -> dict[str, Any]:
         "intents": intents,
         "entities": {name: row["f1"] for name, row in result.entity_report.items()},
         "examples": int(result.intent_report.get("macro avg", {}).get("support", 0)),
+        **({"realistic_accuracy": round(realistic.accuracy, 4)} if realistic is not None else {}),
     }
 
 
@@ -52,6 +56,13 @@ def judge(candidate: dict[str, Any], deployed: dict[str, Any] | None,
     if after < before - _EPSILON:
         reasons.append(f"intent macro-F1 dropped from {before:.4f} to {after:.4f} "
                        f"({(after - before) * 100:+.1f} points)")
+    real_before, real_after = (deployed.get("realistic_accuracy"),
+                               candidate.get("realistic_accuracy"))
+    if (real_before is not None and real_after is not None
+            and float(real_after) < float(real_before) - _EPSILON):
+        reasons.append(f"accuracy on the realistic set dropped from {float(real_before):.4f} "
+                       f"to {float(real_after):.4f} "
+                       f"({(float(real_after) - float(real_before)) * 100:+.1f} points)")
     old, new = deployed.get("intents", {}), candidate.get("intents", {})
     deltas = {name: round(float(new.get(name, 0.0)) - float(old[name]), 4) for name in old}
     for name, delta in sorted(deltas.items(), key=lambda item: item[1]):

@@ -286,14 +286,14 @@ def test_main_collect_prints_a_summary(tmp_path: Path, tracker: RasaTracker,
 
 
 CLARIFY_BUTTONS = [{"title": "催一下迟迟没到的快递", "payload": '/delivery_delay{"tracking_number": "EA000000014CN"}'},
-                   {"title": "查快递/邮件现在到哪了", "payload": '/track_mail{"tracking_number": "EA000000014CN"}'}]
+                   {"title": "查快递现在到哪了", "payload": '/track_mail{"tracking_number": "EA000000014CN"}'}]
 
 
 def ask_to_clarify(tracker: RasaTracker, sender: str, text: str, at: datetime) -> None:
     """The bot falls back on `text` and asks which of two requests was meant."""
     tracker.say(sender, text, "nlu_fallback", 0.3, at, channel="wechat",
                 ranking=[("nlu_fallback", 0.3), ("delivery_delay", 0.29), ("track_mail", 0.27)],
-                reply="您是想催一下迟迟没到的快递，还是查快递/邮件现在到哪了？",
+                reply="您是想催一下迟迟没到的快递，还是查快递现在到哪了？",
                 action="action_clarify", buttons=CLARIFY_BUTTONS)
 
 

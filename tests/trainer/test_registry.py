@@ -46,6 +46,18 @@ def test_one_intent_dropping_more_than_three_points_is_refused_by_name() -> None
     assert "intent lost_item" in gate.judge(missing, DEPLOYED).reasons[0]
 
 
+def test_lower_accuracy_on_the_realistic_set_is_refused() -> None:
+    deployed = {**DEPLOYED, "realistic_accuracy": 0.9763}
+    better = {**metrics(0.93), "realistic_accuracy": 0.9763}
+    worse = {**metrics(0.93), "realistic_accuracy": 0.9720}
+    assert gate.judge(better, deployed).deploy
+    verdict = gate.judge(worse, deployed)
+    assert verdict.reasons == [
+        "accuracy on the realistic set dropped from 0.9763 to 0.9720 (-0.4 points)"]
+    # A model recorded before the realistic set existed is compared on the held-out split only.
+    assert gate.judge(worse, DEPLOYED).deploy
+
+
 def test_the_data_hash_changes_with_any_input(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.yml").write_text("nlu: []\n")

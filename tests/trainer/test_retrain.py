@@ -24,7 +24,6 @@ import pytest
 import yaml
 
 from bot.launcher import Stack, free_port
-from bot.trainer import gate
 from bot.trainer.registry import DEPLOYED, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,10 +63,12 @@ def fast_config(source: Path, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def baseline_metrics() -> dict:
-    from bot.nlu.evaluate import evaluate, load_examples
+    from bot.trainer.retrain import score
 
     assert MODEL.exists(), "no trained model: run 'make train'"
-    return gate.metrics_of(evaluate(MODEL, load_examples(ROOT / "tests" / "nlu")))
+    metrics = score(MODEL, ROOT / "tests" / "nlu")
+    assert "realistic_accuracy" in metrics  # the realistic set is part of the gate
+    return metrics
 
 
 def test_a_model_trained_on_damaged_data_is_refused_with_the_reason(
@@ -86,6 +87,7 @@ def test_a_model_trained_on_damaged_data_is_refused_with_the_reason(
     assert "gate: REFUSED" in done.stdout
     assert re.search(r"intent track_mail: F1 dropped from 0\.\d+ to 0\.\d+", done.stdout)
     assert re.search(r"intent lost_item: F1 dropped", done.stdout)
+    assert re.search(r"accuracy on the realistic set dropped from 0\.\d+ to 0\.\d+", done.stdout)
     assert "is NOT deployed" in done.stdout
     candidate = registry.all()[-1]
     assert candidate.status == "refused" and Path(candidate.file).parent == tmp_path / "models"
