@@ -72,11 +72,6 @@ def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
     return str(values[0]) if values else None
 
 
-def latest_text(tracker: Tracker) -> str:
-    """What the customer wrote (after a clarifying pick, the message that was clarified)."""
-    return customer_text(tracker)
-
-
 def strongest_complaint(parse: Dict[str, Any]) -> Optional[str]:
     """The complaint intent ranked highest in a parse (the main problem of a long message)."""
     for entry in parse.get("intent_ranking") or [parse.get("intent") or {}]:
@@ -107,8 +102,8 @@ def extract_contact_phone(tracker: Tracker) -> Dict[Text, Any]:
     if phone:
         return {"contact_phone": phone}
     if tracker.get_slot("requested_slot") == "contact_phone":
-        if len(re.sub(r"\D", "", latest_text(tracker))) >= 7:
-            return {"contact_phone": latest_text(tracker)}
+        if len(re.sub(r"\D", "", customer_text(tracker))) >= 7:
+            return {"contact_phone": customer_text(tracker)}
     return {}
 
 
@@ -138,7 +133,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {"complaint_mail": number}
         requested = tracker.get_slot("requested_slot") == "complaint_mail"
         if requested and (tracker.get_intent_of_latest_message() == "deny"
-                          or _NO_NUMBER_RE.search(latest_text(tracker))):
+                          or _NO_NUMBER_RE.search(customer_text(tracker))):
             return {"complaint_mail": NO_MAIL}
         if not requested and tracker.get_slot("last_tracking_number"):
             return {"complaint_mail": tracker.get_slot("last_tracking_number")}
@@ -179,7 +174,7 @@ class ValidateComplaintForm(FormValidationAction):
         """The customer's own words: asked for, or the complaint message itself if it says enough."""
         if tracker.get_slot("complaint_description"):
             return {}
-        text = latest_text(tracker)
+        text = customer_text(tracker)
         if tracker.get_slot("requested_slot") == "complaint_description":
             return {"complaint_description": text} if text else {}
         if tracker.get_intent_of_latest_message() in COMPLAINT_CATEGORIES:
@@ -348,7 +343,7 @@ class ValidateProgressForm(FormValidationAction):
         number = latest_entity(tracker, "tracking_number")
         if number:
             return {"progress_key": number, "progress_key_mail": number}
-        phone = phones.the_one_in(latest_entity(tracker, "phone_number") or latest_text(tracker))
+        phone = phones.the_one_in(latest_entity(tracker, "phone_number") or customer_text(tracker))
         if phone:
             return {"progress_key": phone, "progress_key_phone": phone}
         return {}
@@ -407,7 +402,7 @@ class ActionEscalateComplaint(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         keys = _customer_keys(tracker)
-        text = latest_text(tracker)
+        text = customer_text(tracker)
         uows, rules, now = deps.uow_factory(), deps.deadline_rules(), deps.now()
         try:
             raised = [wo.raise_priority(uows, rules, o.number, now, "bot", Priority.URGENT,
@@ -467,7 +462,7 @@ class ActionOpenClaim(Action):
         mail = tracker.get_slot("claim_mail")
         request = wo.NewWorkOrder(
             channel=BOT_CHANNEL, category=Category.LOST if mail else Category.OTHER,
-            description=f"申请理赔：{latest_text(tracker)}", mail_number=mail,
+            description=f"申请理赔：{customer_text(tracker)}", mail_number=mail,
             customer_phone=phones.normalise(latest_entity(tracker, "phone_number") or "")
             or tracker.get_slot("contact_phone"),
             sender_id=tracker.sender_id,

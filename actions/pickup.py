@@ -16,11 +16,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
+from actions.clarify import customer_text
 from actions.complaints import (
     BOT_CHANNEL,
     extract_contact_phone,
     latest_entity,
-    latest_text,
     validate_contact_phone,
     when,
 )
@@ -50,7 +50,7 @@ class ValidatePickupForm(FormValidationAction):
                                      domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "pickup_address":
             return {}
-        return {"pickup_address": latest_text(tracker)}
+        return {"pickup_address": customer_text(tracker)}
 
     async def validate_pickup_address(self, slot_value: Any, dispatcher: CollectingDispatcher,
                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -72,7 +72,7 @@ class ValidatePickupForm(FormValidationAction):
                                     domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "pickup_window":
             return {}
-        return {"pickup_window": latest_text(tracker)}
+        return {"pickup_window": customer_text(tracker)}
 
     async def validate_pickup_window(self, slot_value: Any, dispatcher: CollectingDispatcher,
                                      tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -150,7 +150,7 @@ class ActionUrgePickup(Action):
                 now=deps.now(), sender_id=tracker.sender_id, phone=phone,
             )
             if outcome.pickup is None:
-                ticket = queue_for_agent(tracker, "urge_pickup", latest_text(tracker))
+                ticket = queue_for_agent(tracker, "urge_pickup", customer_text(tracker))
         except SQLAlchemyError:
             logger.exception("pickup reminder not recorded for %s", mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_workorder_failed")

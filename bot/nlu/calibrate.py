@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from bot.nlu.evaluate import FALLBACK, HELD_OUT, REALISTIC, Example, _parse_all, evaluation_sets
+from bot.nlu.evaluate import (
+    FALLBACK,
+    HELD_OUT,
+    REALISTIC,
+    Example,
+    _parse_all,
+    evaluation_sets,
+    real_ranking,
+)
 
 OUT_OF_SCOPE = "out_of_scope"
 # Not customer language: what a mis-tap, a cat on the keyboard or a stray paste looks like.
@@ -48,7 +56,7 @@ class Reading:
 
 def reading(gold: str, parse: dict[str, Any]) -> Reading:
     """The ranking without Rasa's inserted ``nlu_fallback`` entry."""
-    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    ranking = real_ranking(parse)
     if not ranking:
         top = parse.get("intent") or {}
         ranking = [top] if top.get("name") not in (None, FALLBACK) else []

@@ -206,11 +206,15 @@ async def _parse_all(model: Path, batches: Sequence[Sequence[str]],
     return out
 
 
+def real_ranking(parse: dict[str, Any]) -> list[dict[str, Any]]:
+    """The classifier's ranking without the ``nlu_fallback`` entry Rasa puts on top."""
+    return [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+
+
 def prediction_of(parse: dict[str, Any]) -> Prediction:
     """The parse's intent and the best other real intent (for reading the misses)."""
     top = parse.get("intent") or {}
-    others = [r for r in parse.get("intent_ranking") or []
-              if r.get("name") not in (top.get("name"), FALLBACK)]
+    others = [r for r in real_ranking(parse) if r.get("name") != top.get("name")]
     second = others[0] if others else {}
     return Prediction(top.get("name") or FALLBACK, float(top.get("confidence") or 0.0),
                       second.get("name") or "", float(second.get("confidence") or 0.0))

@@ -600,8 +600,10 @@ def _clarified_message(connection: Any, sender_id: str, pick_id: int, picked: st
 def _record_pick(uows: UowFactory, connection: Any, pick: Any, result: CollectResult) -> None:
     """Label the clarified message with the customer's pick (an agent's correction wins)."""
     picked = intent_of_payload(_json(pick.data).get("text"))
-    message = _clarified_message(connection, pick.sender_id, pick.id, picked or "")
-    if picked is None or message is None:
+    if picked is None:
+        return
+    message = _clarified_message(connection, pick.sender_id, pick.id, picked)
+    if message is None:
         return
     key = message_key(pick.sender_id, message.timestamp)
     for _ in range(2):  # a concurrent run may insert the same candidate between our steps
