@@ -48,6 +48,8 @@ CHOICE_LABELS: Dict[str, str] = {
 }
 # A request needs at least this much of the classifier's belief to be offered.
 MIN_CHOICE_CONFIDENCE = 0.05
+# What the customer wrote is kept up to this many characters (a long review stays whole).
+MAX_CUSTOMER_TEXT = 1000
 # Entities a pick carries on into the flow it starts.
 CARRIED_ENTITIES = ("tracking_number", "phone_number", "location", "mail_category", "item",
                     "product")
@@ -96,4 +98,4 @@ class ActionClarify(Action):
             response="utter_clarify", first=CHOICE_LABELS[first], second=CHOICE_LABELS[second],
             buttons=[{"title": CHOICE_LABELS[i], "payload": payload(i, entities, CARRIED_ENTITIES)}
                      for i, _ in options])
-        return [SlotSet("clarify_text", (latest.get("text") or "")[:500])]
+        return [SlotSet("clarify_text", (latest.get("text") or "")[:MAX_CUSTOMER_TEXT])]

@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
-from actions.clarify import customer_text
+from actions.clarify import MAX_CUSTOMER_TEXT, customer_text
 from actions.handover import queue_for_agent
 from bot.store import workorders as wo
 from bot.store.status import Category, Channel, Priority
@@ -48,8 +48,6 @@ NO_MAIL = "none"
 # A description shorter than this (numbers removed) is asked for instead of taken from the
 # message that started the complaint ("我要投诉" says nothing yet).
 MIN_DESCRIPTION = 6
-# Long reviews are kept whole up to this many characters.
-MAX_DESCRIPTION = 1000
 _NO_NUMBER_RE = re.compile(r"没有|没单号|无单号|不知道|忘了|找不到|不记得|没有单号|无")
 _NUMBERS_RE = re.compile(r"[A-Za-z]{2}\s*\d[\d\s]{7,}\d\s*[A-Za-z]{2}|\d[\d\s-]{9,}\d")
 
@@ -188,7 +186,7 @@ class ValidateComplaintForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         text = str(slot_value or "").strip()
-        return {"complaint_description": text[:MAX_DESCRIPTION] or None}
+        return {"complaint_description": text[:MAX_CUSTOMER_TEXT] or None}
 
     async def validate_complaint_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
