@@ -52,6 +52,20 @@ class Settings:
     # inbox reads customer messages from its `events` table).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     workbench_secure_cookies: bool = False  # True behind HTTPS: session cookie marked Secure
+    # Security (README "Security"). Servers listen on loopback unless told otherwise.
+    rasa_interface: str = "127.0.0.1"       # RASA_INTERFACE: where the Rasa server listens
+    action_interface: str = "127.0.0.1"     # ACTION_INTERFACE: where the action server listens
+    action_url: str = ""                    # ACTION_URL: the action server's webhook; "" = local
+    action_token: str = ""                  # ACTION_TOKEN; "" = generated into var/action_token
+    rasa_token_file: str = ""               # RASA_TOKEN_FILE: read the Rasa API token from a file
+    rest_enabled: bool = True               # REST_ENABLED=false switches the REST channel off
+    rest_token: str = ""                    # REST_TOKEN; "" = generated into var/rest_token
+    wechat_compat_mode: bool = False        # WECHAT_COMPAT_MODE: with an AES key, accept plain too
+    sender_rate_per_minute: int = 20        # messages one customer may send a minute
+    address_rate_per_minute: int = 120      # messages one client address may send a minute
+    login_max_failures: int = 5             # failed logins before an account/address is locked
+    login_lockout_minutes: int = 15         # how long a lockout lasts
+    session_max_hours: float = 12.0         # absolute lifetime of a workbench login
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -85,7 +99,31 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         tracker_store_url=values.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
         workbench_secure_cookies=(values.get("WORKBENCH_SECURE_COOKIES") or "").strip().lower()
         in ("1", "true", "yes"),
+        rasa_interface=values.get("RASA_INTERFACE") or defaults.rasa_interface,
+        action_interface=values.get("ACTION_INTERFACE") or defaults.action_interface,
+        action_url=values.get("ACTION_URL") or defaults.action_url,
+        action_token=values.get("ACTION_TOKEN") or defaults.action_token,
+        rasa_token_file=values.get("RASA_TOKEN_FILE") or defaults.rasa_token_file,
+        rest_enabled=_flag(values.get("REST_ENABLED"), defaults.rest_enabled),
+        rest_token=values.get("REST_TOKEN") or defaults.rest_token,
+        wechat_compat_mode=_flag(values.get("WECHAT_COMPAT_MODE"), defaults.wechat_compat_mode),
+        sender_rate_per_minute=int(values.get("SENDER_RATE_PER_MINUTE")
+                                   or defaults.sender_rate_per_minute),
+        address_rate_per_minute=int(values.get("ADDRESS_RATE_PER_MINUTE")
+                                    or defaults.address_rate_per_minute),
+        login_max_failures=int(values.get("LOGIN_MAX_FAILURES") or defaults.login_max_failures),
+        login_lockout_minutes=int(values.get("LOGIN_LOCKOUT_MINUTES")
+                                  or defaults.login_lockout_minutes),
+        session_max_hours=float(values.get("SESSION_MAX_HOURS") or defaults.session_max_hours),
     )
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off; empty or unset gives `default`."""
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    return text in ("1", "true", "yes", "on")
 
 
 def local_now() -> datetime:
