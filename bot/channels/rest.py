@@ -4,11 +4,27 @@ Rasa's own REST connector answers a malformed body with a 500 and, when a custom
 fails (the action server is down), with an empty list: the customer hears nothing. This
 connector keeps Rasa's wire format but refuses malformed requests with a clear 400, and
 when a turn produces no reply at all it tells the customer so and logs it for the operator.
+
+Security (README "Security"):
+
+* The conversation is ``rest:<sender>`` (bot/channels/senders.py), so a REST caller can never
+  reach a WeChat customer's conversation, whatever id it claims.
+* The webhook is open for trying the bot while Rasa listens on loopback (the ``make run``
+  default). When Rasa listens on any other interface, every call needs the deployment's REST
+  token (header ``X-PostDesk-Rest-Token``); ``REST_ENABLED=false`` switches the channel off.
+  The outbox (agents' replies) is read only with that token, always.
+* Customer text is normalised (bot/text/normalize.py); ``/intent{...}`` commands are stripped
+  like WeChat does, except a payload of a button the bot offered in its last message.
+* Bounded input: the body, the sender, the message and the metadata (size and depth); rate
+  limits per sender (a polite reply) and per client address (429).
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 import aiohttp
@@ -18,13 +34,22 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import limits, senders
 from bot.channels.store import channel_uows, count_message, held_by_agent
+from bot.channels.wechat_protocol import neutralise_command
+from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.text.masking import mask_text
+from bot.text.normalize import clean_text
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
+MAX_BODY_BYTES = 16 * 1024
+MAX_METADATA_BYTES = 4 * 1024
+MAX_METADATA_DEPTH = 4
+TOKEN_HEADER = "X-PostDesk-Rest-Token"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 NO_REPLY_TEXT = "抱歉，系统暂时出了点问题，没能处理您的消息。请稍后再试，或拨打 11183 人工服务。"
 ACTIONS_DOWN_TEXT = (
@@ -47,7 +72,46 @@ def validate_body(body: Any) -> tuple[Optional[Dict[str, Any]], Optional[str]]:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return None, "'metadata' must be an object"
-    return {"sender": sender.strip(), "message": message, "metadata": metadata}, None
+    if metadata is not None:
+        if _depth(metadata) > MAX_METADATA_DEPTH:
+            return None, f"'metadata' is nested deeper than {MAX_METADATA_DEPTH} levels"
+        if len(json.dumps(metadata, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
+            return None, f"'metadata' is larger than {MAX_METADATA_BYTES} bytes"
+    return {"sender": clean_text(sender.strip()), "message": clean_text(message),
+            "metadata": metadata}, None
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 0, ``{}`` is 1)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def offered_payloads(tracker: Any) -> set[str]:
+    """The button payloads of the bot's messages since the customer last wrote."""
+    payloads: set[str] = set()
+    for event in reversed(list(getattr(tracker, "events", []) or [])):
+        kind = getattr(event, "type_name", "")
+        if kind == "user":
+            break
+        if kind == "bot":
+            for button in (getattr(event, "data", None) or {}).get("buttons") or []:
+                if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                    payloads.add(button["payload"].strip())
+    return payloads
+
+
+def rest_token(settings: Settings, path: Path = PROJECT_ROOT / "var" / "rest_token") -> str:
+    """The deployment's REST token: REST_TOKEN, else the one the launcher generated; "" if none."""
+    if settings.rest_token:
+        return settings.rest_token
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 async def action_server_reachable(url: Optional[str], timeout: float = 1.0) -> bool:
@@ -70,10 +134,46 @@ class SafeRestInput(RestInput):
     def name(cls) -> Text:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeRestInput":
+        return cls()
+
+    def __init__(self, settings: Optional[Settings] = None) -> None:
+        self.settings = settings or load_settings()
+        self.token = rest_token(self.settings)
+        self.exposed = self.settings.rasa_interface not in LOOPBACK
+        self.per_sender = limits.RateLimiter(self.settings.sender_rate_per_minute)
+        self.per_address = limits.RateLimiter(self.settings.address_rate_per_minute)
+        if self.exposed and self.settings.rest_enabled and not self.token:
+            logger.error("Rasa listens on %s but no REST token is set: the REST channel refuses "
+                         "every call (set REST_TOKEN, or REST_ENABLED=false)",
+                         self.settings.rasa_interface)
+
+    def _authorised(self, request: Request) -> bool:
+        sent = request.headers.get(TOKEN_HEADER, "")
+        return bool(self.token) and hmac.compare_digest(sent.encode(), self.token.encode())
+
+    def _refusal(self, request: Request, outbox: bool = False) -> Optional[HTTPResponse]:
+        """The answer to a call the channel must not serve, or None to serve it."""
+        if not self.settings.rest_enabled:
+            return response.json({"error": "the REST channel is switched off"}, status=404)
+        if not self.per_address.allow(request.remote_addr or request.ip or "?"):
+            logger.warning("rest: address %s over %s requests a minute", request.remote_addr
+                           or request.ip, self.settings.address_rate_per_minute)
+            return response.json({"error": "too many requests from this address"}, status=429,
+                                 headers={"Retry-After": str(int(limits.WINDOW_S))})
+        if (outbox or self.exposed) and not self._authorised(request):
+            logger.warning("rest %s refused: missing or wrong %s from %s",
+                           "outbox" if outbox else "webhook", TOKEN_HEADER, request.remote_addr
+                           or request.ip)
+            return response.json({"error": f"the {TOKEN_HEADER} header is missing or wrong"},
+                                 status=401)
+        return None
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[None]]
     ) -> Blueprint:
-        """Health route and the webhook route."""
+        """Health route, the webhook route and the outbox."""
         hook = Blueprint("safe_rest_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
@@ -82,82 +182,114 @@ class SafeRestInput(RestInput):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refused = self._refusal(request)
+            if refused is not None:
+                return refused
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return response.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"},
+                                     status=413)
             try:
                 raw = request.json
-            except Exception:  # sanic raises InvalidUsage on bad JSON
+            except Exception:  # sanic raises InvalidUsage on bad JSON; deep nesting RecursionError
                 raw = None
             body, error = validate_body(raw)
             if body is None:
                 logger.warning("rest webhook refused a request: %s", error)
                 return response.json({"error": error}, status=400)
 
-            await count_message(self._uows(), body["sender"], self.name())
+            sender = body["sender"]
+            conversation = senders.conversation_id(self.name(), sender)
+            if not self.per_sender.allow(conversation):
+                logger.warning("rest: %s over %s messages a minute; asked to slow down",
+                               mask_text(conversation), self.settings.sender_rate_per_minute)
+                return response.json([{"recipient_id": sender, "text": limits.SLOW_DOWN_TEXT}])
+            text = await self._command_checked(request, conversation, body["message"])
+            if not text.strip():
+                return response.json({"error": "'message' must be a non-empty string"},
+                                     status=400)
+            await count_message(self._uows(), conversation, self.name())
             collector = CollectingOutputChannel()
             message = UserMessage(
-                body["message"], collector, body["sender"],
+                text, collector, conversation,
                 input_channel=self.name(), metadata=body["metadata"],
             )
             try:
                 await on_new_message(message)
             except Exception:
                 logger.exception("turn failed for sender %s: %s",
-                                 mask_text(body["sender"]), mask_text(body["message"]))
+                                 mask_text(conversation), mask_text(text))
             if collector.messages:
-                return response.json(collector.messages)
-            if await held_by_agent(request, body["sender"]):
+                return response.json([dict(m, recipient_id=sender) for m in collector.messages])
+            if await held_by_agent(request, conversation):
                 # An agent holds the conversation: the bot is silent, the agent sees the message.
-                await self._note_for_agent(body["sender"], body["message"])
+                await self._note_for_agent(conversation, text)
                 return response.json([])
             return response.json([{
-                "recipient_id": body["sender"],
-                "text": await self._no_reply_text(request, body),
+                "recipient_id": sender,
+                "text": await explain_silence(request, conversation, text),
             }])
 
         @hook.route("/outbox", methods=["GET"])
         async def outbox(request: Request) -> HTTPResponse:
             """What agents sent to `sender` since the last call (each reply handed out once)."""
-            sender = (request.args.get("sender") or "").strip()
+            refused = self._refusal(request, outbox=True)
+            if refused is not None:
+                return refused
+            sender = clean_text((request.args.get("sender") or "").strip())
             if not sender or len(sender) > MAX_SENDER_CHARS:
                 return response.json({"error": "'sender' query parameter is required"}, status=400)
+            conversation = senders.conversation_id(self.name(), sender)
             try:
                 replies = await asyncio.get_running_loop().run_in_executor(
-                    None, self._take_outbox, sender)
+                    None, self._take_outbox, conversation)
             except Exception:
-                logger.exception("outbox of %s not read", mask_text(sender))
+                logger.exception("outbox of %s not read", mask_text(conversation))
                 return response.json({"error": "outbox temporarily unavailable"}, status=503)
             return response.json([{"recipient_id": sender, "text": r.final_text,
                                    "agent": r.agent} for r in replies])
 
         return hook
 
+    async def _command_checked(self, request: Request, conversation: str, text: str) -> str:
+        """`text`, or without its leading "/" unless it is a button the bot just offered."""
+        neutral = neutralise_command(text)
+        if neutral == text:
+            return text
+        agent = getattr(request.app.ctx, "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        try:
+            tracker = await store.retrieve(conversation) if store is not None else None
+        except Exception:  # noqa: BLE001 - an unreadable tracker offers nothing
+            logger.exception("tracker of %s not read for its buttons", mask_text(conversation))
+            tracker = None
+        if tracker is not None and text.strip() in offered_payloads(tracker):
+            return text
+        logger.info("rest: a command from %s was stripped", mask_text(conversation))
+        return neutral
+
     def _uows(self) -> Any:
         # Read the settings once: this runs for every customer message.
         factory = getattr(self, "_uow_factory", None)
         if factory is None:
-            from bot.config import load_settings
-
-            factory = self._uow_factory = channel_uows(load_settings().database_url)
+            factory = self._uow_factory = channel_uows(self.settings.database_url)
         return factory
 
-    def _take_outbox(self, sender: str) -> list:
+    def _take_outbox(self, conversation: str) -> list:
         from bot.config import local_now
         from bot.store import desk
 
-        return desk.take_outbox(self._uows(), sender, self.name(), local_now())
+        return desk.take_outbox(self._uows(), conversation, self.name(), local_now())
 
-    async def _note_for_agent(self, sender: str, text: str) -> None:
+    async def _note_for_agent(self, conversation: str, text: str) -> None:
         from bot.config import local_now
         from bot.store import desk
 
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, desk.note_customer_message, self._uows(), sender, text, local_now())
+                None, desk.note_customer_message, self._uows(), conversation, text, local_now())
         except Exception:
             logger.exception("message of %s for its agent not noted in the queue",
-                             mask_text(sender))
-
-    async def _no_reply_text(self, request: Request, body: Dict[str, Any]) -> str:
-        return await explain_silence(request, body["sender"], body["message"])
+                             mask_text(conversation))
 
 
 async def explain_silence(request: Request, sender: str, message: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.channels import wechat_protocol as wp
+from bot.channels import senders, wechat_protocol as wp
 from bot.channels.wechat_api import WeChatClient, WindowClosed
 from bot.config import Settings
 from bot.store.desk import ReplyView
@@ -55,8 +55,14 @@ class Deliverer:
             return Outcome(sent=False, queued=True)
         if reply.channel != "wechat":
             return Outcome(False, error=f"渠道 {reply.channel} 不能发送人工回复")
+        # A conversation from before ids were namespaced is the bare openid.
+        namespace, openid = senders.split(reply.sender_id)
+        if namespace not in (None, "wechat"):
+            logger.error("agent reply %s not delivered: %s is not a WeChat conversation",
+                         reply.id, mask_text(reply.sender_id))
+            return Outcome(False, error="这个会话不是微信会话，无法通过微信发送")
         try:
-            await self._client().send_texts(reply.sender_id, wp.split_for_wechat([text]),
+            await self._client().send_texts(openid, wp.split_for_wechat([text]),
                                             key_prefix=reply.request_key)
         except WindowClosed as exc:
             logger.warning("agent reply %s not delivered to %s: window closed (%s)",
