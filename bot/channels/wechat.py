@@ -8,6 +8,37 @@ does not cancel the turn. The reply goes back passively when it is ready within
 the customer-service API (bot/channels/wechat_api.py). A message (``MsgId``; events:
 ``FromUserName`` + ``CreateTime``) is handled once across retries and processes (Redis when
 configured), and one customer's messages are handled in order.
+
+Security (what is refused, and how):
+
+- **Safe mode is enforced.** With an EncodingAESKey configured, only encrypted messages
+  (``encrypt_type=aes``, ``msg_signature`` checked, appid checked) are accepted. The URL
+  ``signature`` does not cover the body, so a plain POST under a valid (e.g. replayed) URL
+  signature would be a downgrade: it is refused with 403 and a log line for the operator; the
+  customer is not a party to such a request, and a 403 also makes a console still set to plain
+  mode visible at once. Only with ``WECHAT_COMPAT_MODE`` (WeChat's "compatible mode", where
+  plain and encrypted messages both arrive) is a plain message accepted as well; even then only
+  the encrypted part of an encrypted message is trusted. Without an AES key, plain mode.
+- **Namespaced conversations.** Rasa, the store and the agents' queue see the customer as
+  ``wechat:<openid>`` (bot/channels/senders.py), so no other channel can write into a WeChat
+  conversation; only WeChat's API (``touser``) gets the raw openid. Bot output for a
+  conversation that is not a WeChat one is refused.
+- **Rate limits.** Each customer (openid) may send ``SENDER_RATE_PER_MINUTE`` messages a minute
+  (retries of one message count once). Over it, the customer gets one polite reply
+  (``limits.SLOW_DOWN_TEXT``) and the operator one log line; further messages in that window
+  get ``success`` and no turn. Genuine traffic all comes from WeChat's servers, so a limit per
+  client address would throttle every customer at once: ``ADDRESS_RATE_PER_MINUTE`` is applied
+  to requests that *fail* authentication (bad signature, bad ``msg_signature``/decryption,
+  stale or reused nonce, a plain POST in safe mode, an oversize body). Under it they get
+  403/413; over it 429, with one log line a window instead of one per request. A request that
+  authenticates is never refused for its address. Behind a reverse proxy, configure Sanic's
+  ``PROXIES_COUNT``/``REAL_IP_HEADER`` so the address is the client's, not the proxy's.
+- **Bounds and text.** The body is read up to ``wechat_protocol.MAX_BODY`` and refused (413)
+  beyond, without reading more into memory; fields are bounded by the protocol module; a text
+  over ``MAX_TEXT_CHARS`` gets a request to split it. Every text and voice recognition goes
+  through ``bot.text.normalize.clean_text`` (full-width folded, lone surrogates replaced,
+  controls dropped) and then ``neutralise_command`` (so a full-width "／intent" is caught too)
+  before Rasa sees it.
 """
 from __future__ import annotations
 
@@ -28,12 +59,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import senders
 from bot.channels import wechat_protocol as wp
+from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
 from bot.channels.store import channel_uows, count_message, held_by_agent
-from bot.channels.wechat_api import WeChatClient, WindowClosed
+from bot.channels.wechat_api import WeChatClient, WindowClosed, mask_openid
 from bot.config import Settings, load_settings, local_now
 from bot.text.masking import mask_text
+from bot.text.normalize import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +98,7 @@ NON_TEXT_REPLIES: Mapping[str, str] = {
     "file": "收到您的文件了，已转给人工客服查看。",
 }
 VOICE_UNCLEAR = "抱歉，没听清您的语音，麻烦打字告诉我好吗？"
+TOO_LONG = f"您的消息太长了，麻烦分几条发给我，每条不超过 {wp.MAX_TEXT_CHARS} 字。"
 WINDOW_CLOSED_NOTE = "wechat_window_closed"
 
 
@@ -121,8 +156,18 @@ class WeChatOutput(OutputChannel):
         return "wechat"
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Send to the openid of conversation `recipient_id` (``wechat:<openid>``).
+
+        Raises:
+            ValueError: `recipient_id` is not a WeChat conversation (nothing is sent).
+        """
+        openid = senders.raw_id(recipient_id, "wechat")
+        if openid is None:
+            logger.error("wechat output refused for %s: not a WeChat conversation",
+                         mask_text(recipient_id))
+            raise ValueError("not a WeChat conversation")
         for chunk in wp.split_for_wechat([text]):
-            await self.client.send_text(recipient_id, chunk, idempotency_key=f"out:{uuid.uuid4()}")
+            await self.client.send_text(openid, chunk, idempotency_key=f"out:{uuid.uuid4()}")
 
 
 class WeChatInput(InputChannel):
@@ -137,7 +182,15 @@ class WeChatInput(InputChannel):
         """Configured from the environment (bot.config), not from credentials.yml values."""
         return cls(load_settings())
 
-    def __init__(self, settings: Settings, client: Optional[WeChatClient] = None) -> None:
+    def __init__(self, settings: Settings, client: Optional[WeChatClient] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Create the channel.
+
+        Args:
+            settings: credentials, mode and limits.
+            client: the customer-service API client (built from `settings` on first use).
+            clock: monotonic seconds for the rate limits (tests inject one).
+        """
         self.settings = settings
         self.passive_wait_s = settings.wechat_passive_wait_s
         self._client = client
@@ -150,6 +203,12 @@ class WeChatInput(InputChannel):
         self._choices: Dict[str, Dict[str, str]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._uow_factory: Any = None
+        # Customers: messages a minute, and one "slow down" reply a window.
+        self._sender_limit = RateLimiter(settings.sender_rate_per_minute, clock=clock)
+        self._slow_down_sent = RateLimiter(1, clock=clock)
+        # Client addresses: failed authentications a minute, and one log line a window.
+        self._failure_limit = RateLimiter(settings.address_rate_per_minute, clock=clock)
+        self._failure_logged = RateLimiter(1, clock=clock)
 
     # Resources, created on first use (never at import time).
     @property
@@ -209,23 +268,35 @@ class WeChatInput(InputChannel):
                 return response.text("forbidden", status=403)
             return response.text(echo)
 
-        @hook.route("/webhook", methods=["POST"])
+        # Streamed: the body is read only up to MAX_BODY (Sanic would buffer up to 100 MB).
+        @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            body = request.body or b""
-            if len(body) > wp.MAX_BODY:
-                logger.warning("wechat webhook refused a body of %d bytes", len(body))
-                return response.text("request too large", status=413)
+            body = await read_bounded(request, wp.MAX_BODY)
+            if body is None:
+                return self._refuse(request, 413, "request too large", "body over 64 KB")
             try:
                 message = self._authenticate(request, body)
             except wp.Forbidden as e:
-                logger.warning("wechat webhook refused an unverifiable request: %s", e)
-                return response.text("forbidden", status=403)
+                return self._refuse(request, 403, "forbidden", str(e))
             except wp.ProtocolError as e:
                 logger.warning("wechat webhook ignored a malformed message: %s", e)
                 return response.text(SUCCESS)
             return await self._respond(request, message, on_new_message)
 
         return hook
+
+    def _refuse(self, request: Request, status: int, body: str, reason: str) -> HTTPResponse:
+        """Refuse a request that failed authentication; 429 once its address is over the limit."""
+        address = request.remote_addr or request.ip or "unknown"
+        if self._failure_limit.allow(address):
+            logger.warning("wechat webhook refused a request from %s (%d): %s",
+                           address, status, reason)
+            return response.text(body, status=status)
+        if self._failure_logged.allow(address):
+            logger.warning("wechat webhook: %s sent over %d unverifiable requests a minute; "
+                           "answering 429 (this line is logged once a minute)",
+                           address, self.settings.address_rate_per_minute)
+        return response.text("too many requests", status=429)
 
     def _authenticate(self, request: Request, body: bytes) -> wp.InboundMessage:
         args = request.args
@@ -234,6 +305,9 @@ class WeChatInput(InputChannel):
         encrypted = args.get("encrypt_type", "raw") == "aes"
         if encrypted and self.crypto is None:
             raise wp.Forbidden("encrypted message but no EncodingAESKey configured")
+        if not encrypted and self.crypto is not None and not self.settings.wechat_compat_mode:
+            # The URL signature does not cover the body: in safe mode plain is a downgrade.
+            raise wp.Forbidden("plain message in safe mode (set WECHAT_COMPAT_MODE to accept)")
         self.replay.check(timestamp, nonce)
         if encrypted:
             assert self.crypto is not None
@@ -247,6 +321,9 @@ class WeChatInput(InputChannel):
             if not self.store.add_if_absent(f"wechat:msg:{message.dedup_key}", DEDUP_TTL_S):
                 logger.info("wechat message %s already handled", message.dedup_key)
                 return response.text(SUCCESS)
+            throttled = self._throttle(request, message)
+            if throttled is not None:
+                return throttled
             turn = Turn(message.dedup_key)
             self._turns[turn.key] = turn
             task = asyncio.ensure_future(self._run_turn(turn, message, request, on_new_message))
@@ -264,10 +341,28 @@ class WeChatInput(InputChannel):
         chunks = wp.split_for_wechat(turn.texts)
         if len(chunks) > 1:
             self._spawn(self._send_api(message.from_user, chunks[1:], turn.key))
-        reply = wp.text_reply_xml(message.from_user, message.to_user, chunks[0], int(time.time()))
+        return self._passive(request, message, chunks[0])
+
+    def _passive(self, request: Request, message: wp.InboundMessage, text: str) -> HTTPResponse:
+        """`text` as the passive reply to `message` (encrypted when the request was)."""
+        reply = wp.text_reply_xml(message.from_user, message.to_user, text, int(time.time()))
         if self.crypto is not None and request.args.get("encrypt_type") == "aes":
             reply = self.crypto.encrypt(reply, request.args.get("nonce", ""), str(int(time.time())))
         return response.text(reply, content_type="application/xml")
+
+    def _throttle(self, request: Request, message: wp.InboundMessage) -> Optional[HTTPResponse]:
+        """None while the customer is under the limit; else one polite reply, then silence."""
+        openid = message.from_user
+        if self._sender_limit.allow(openid):
+            return None
+        # mask_text leaves an openid whole (it masks phones and ID numbers): shorten it.
+        if not self._slow_down_sent.allow(openid):
+            logger.debug("wechat message of %s dropped: over the rate limit", mask_openid(openid))
+            return response.text(SUCCESS)
+        logger.warning("wechat customer %s sent over %d messages a minute: asked to slow down, "
+                       "further messages this minute are not answered", mask_openid(openid),
+                       self.settings.sender_rate_per_minute)
+        return self._passive(request, message, SLOW_DOWN_TEXT)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -305,24 +400,26 @@ class WeChatInput(InputChannel):
         except WindowClosed as e:
             logger.warning("wechat reply window closed for %s (%s): flagged for an agent",
                            mask_text(openid), e.errcode)
-            await self._flag_for_agent(openid, WINDOW_CLOSED_NOTE, "\n".join(chunks))
+            await self._flag_for_agent(conversation_of(openid), WINDOW_CLOSED_NOTE,
+                                       "\n".join(chunks))
         except Exception:
             logger.exception("wechat reply not delivered to %s", mask_text(openid))
 
-    async def _flag_for_agent(self, openid: str, reason: str, text: str) -> None:
-        """Queue the conversation for an agent (what the bot cannot handle or deliver)."""
+    async def _flag_for_agent(self, conversation: str, reason: str, text: str) -> None:
+        """Queue `conversation` (``wechat:<openid>``) for an agent (what the bot cannot handle
+        or deliver)."""
         from bot.store import desk, services
 
         def record() -> None:
-            ticket = services.record_handover(self._uows(), openid, "wechat", reason, text, None,
-                                              local_now())
+            ticket = services.record_handover(self._uows(), conversation, "wechat", reason, text,
+                                              None, local_now())
             if not ticket.created:  # already queued or with an agent: show what came in
-                desk.note_customer_message(self._uows(), openid, text, local_now())
+                desk.note_customer_message(self._uows(), conversation, text, local_now())
 
         try:
             await asyncio.get_running_loop().run_in_executor(None, record)
         except Exception:
-            logger.exception("could not flag %s for an agent", mask_text(openid))
+            logger.exception("could not flag %s for an agent", mask_text(conversation))
 
     def _uows(self) -> Any:
         if self._uow_factory is None:
@@ -340,23 +437,29 @@ class WeChatInput(InputChannel):
             if event == "click" and (message.event_key or "") in CLICK_INTENTS:
                 return await self._ask_rasa(f"/{CLICK_INTENTS[message.event_key or '']}",
                                             message, request, on_new_message)
-            logger.info("wechat event %s (%s) needs no reply", event, message.event_key)
+            logger.info("wechat event %r (%r) needs no reply", event, message.event_key)
             return []
         if kind in NON_TEXT_REPLIES:
-            await self._flag_for_agent(message.from_user, f"wechat_{kind}",
-                                       f"[{kind}] " + " ".join(f"{k}={v}" for k, v in message.extra.items()))
+            details = " ".join(f"{k}={v}" for k, v in message.extra.items())
+            await self._flag_for_agent(conversation_of(message.from_user), f"wechat_{kind}",
+                                       clean_text(f"[{kind}] {details}"))
             return [NON_TEXT_REPLIES[kind]]
+        # Fold full-width first, so a full-width "／intent" is neutralised below as well.
         if kind == "voice":
-            text = (message.recognition or "").strip()
+            text = clean_text(message.recognition or "").strip()
             if not text:
                 return [VOICE_UNCLEAR]
         elif kind == "text":
-            text = (message.content or "").strip()
+            text = clean_text(message.content or "").strip()
             if not text:
                 return []
         else:
-            logger.info("wechat message type %s not handled", kind)
+            logger.info("wechat message type %r not handled", kind)
             return []
+        if len(text) > wp.MAX_TEXT_CHARS:
+            logger.info("wechat message of %s not handled: %d characters",
+                        mask_text(message.from_user), len(text))
+            return [TOO_LONG]
         choice = wp.pick_choice(text, self._choices.get(message.from_user, {}))
         if choice is not None:
             return await self._ask_rasa(choice, message, request, on_new_message)
@@ -364,10 +467,11 @@ class WeChatInput(InputChannel):
 
     async def _ask_rasa(self, text: str, message: wp.InboundMessage, request: Request,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
-        await count_message(self._uows(), message.from_user, self.name())
+        conversation = conversation_of(message.from_user)
+        await count_message(self._uows(), conversation, self.name())
         collector = CollectingOutputChannel()
         await on_new_message(UserMessage(
-            text, collector, message.from_user, input_channel=self.name(),
+            text, collector, conversation, input_channel=self.name(),
             metadata={"wechat": {"msg_id": message.msg_id, "msg_type": message.msg_type}},
         ))
         texts: List[str] = []
@@ -382,18 +486,41 @@ class WeChatInput(InputChannel):
                 texts.append(body)
         if texts:
             return texts
-        if await held_by_agent(request, message.from_user):
+        if await held_by_agent(request, conversation):
             # An agent holds the conversation: the bot is silent, the agent sees the message.
-            await self._note_for_agent(message.from_user, text)
+            await self._note_for_agent(conversation, text)
             return []
-        return [await explain_silence(request, message.from_user, text)]
+        return [await explain_silence(request, conversation, text)]
 
-    async def _note_for_agent(self, openid: str, text: str) -> None:
+    async def _note_for_agent(self, conversation: str, text: str) -> None:
         from bot.store import desk
 
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, desk.note_customer_message, self._uows(), openid, text, local_now())
+                None, desk.note_customer_message, self._uows(), conversation, text, local_now())
         except Exception:
             logger.exception("message of %s for its agent not noted in the queue",
-                             mask_text(openid))
+                             mask_text(conversation))
+
+
+def conversation_of(openid: str) -> str:
+    """The conversation id Rasa and the store know this customer by: ``wechat:<openid>``."""
+    return senders.conversation_id("wechat", openid)
+
+
+async def read_bounded(request: Request, limit: int) -> Optional[bytes]:
+    """The request body, or None once it is over `limit` bytes (the rest is not kept)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    if request.body or request.stream is None:  # already read (not a streamed route)
+        body = request.body or b""
+        return body if len(body) <= limit else None
+    chunks: List[bytes] = []
+    size = 0
+    async for chunk in request.stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

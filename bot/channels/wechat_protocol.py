@@ -11,6 +11,15 @@ instead), its XML goes through xmltodict (a duplicated or nested field silently 
 or a dict; entity declarations are not refused), its decryption does not validate the padding
 or the length field, its random prefix comes from :mod:`random`, and it never checks
 timestamps. Nothing here runs at import time, and no exception message carries customer text.
+
+Bounds: a body is at most :data:`MAX_BODY` bytes (the channel stops reading there); ids, the
+message type, ``MsgId`` and ``Event`` have fixed patterns; ``EventKey`` is at most
+:data:`MAX_EVENT_KEY_CHARS` and every other field at most :data:`MAX_FIELD_CHARS` characters.
+``Content`` and ``Recognition`` are bounded by the body here; the channel answers text over
+:data:`MAX_TEXT_CHARS` with a request to split it (like the REST channel's 2,000 characters).
+A body in UTF-8 that encodes UTF-16 surrogates (CESU-8, as some Java stacks write emoji) is
+accepted: pairs are joined into their character and a lone surrogate becomes U+FFFD, so such
+a message gets an answer instead of being dropped as "not UTF-8".
 """
 from __future__ import annotations
 
@@ -33,6 +42,9 @@ from xml.etree import ElementTree
 from wechatpy.crypto import PrpCrypto
 
 MAX_BODY = 64 * 1024
+MAX_TEXT_CHARS = 2000        # a text message (or voice recognition) the bot handles
+MAX_EVENT_KEY_CHARS = 1024   # menu keys are <= 128 bytes; VIEW events carry a URL
+MAX_FIELD_CHARS = 4096       # any other field (PicUrl, Url, Title, Description, Label...)
 PASSIVE_LIMIT_BYTES = 2048
 DEFAULT_REPLAY_WINDOW_S = 300
 
@@ -48,6 +60,7 @@ _TIMESTAMP_RE = re.compile(r"\d{1,12}")
 # WeChat's nonces are digits; URL-safe tokens are accepted too. Nothing that needs XML escaping.
 _NONCE_RE = re.compile(r"[A-Za-z0-9_\-.~]{1,128}")
 _MSGID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_EVENT_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 _DECLARATION_RE = re.compile(r"\A<\?xml\s[^<>?]*\?>")
 _ENCODING_RE = re.compile(r"""encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 # C0 controls that XML 1.0 forbids outright (tab, newline and carriage return are allowed).
@@ -329,7 +342,7 @@ def _decode(body: bytes) -> str:
     try:
         text = bytes(body).decode("utf-8")
     except UnicodeDecodeError:
-        raise Malformed("body is not UTF-8") from None
+        text = _decode_surrogates(bytes(body))
     text = text.lstrip("\ufeff").lstrip()
     declaration = _DECLARATION_RE.match(text)
     if declaration:
@@ -338,6 +351,15 @@ def _decode(body: bytes) -> str:
             raise Malformed("declared encoding is not UTF-8")
         text = text[declaration.end():]
     return text
+
+
+def _decode_surrogates(body: bytes) -> str:
+    """UTF-8 that encodes surrogates (CESU-8): pairs joined, lone ones replaced by U+FFFD."""
+    try:
+        text = body.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def parse_fields(body: bytes) -> dict[str, str]:
@@ -385,7 +407,7 @@ def parse_xml(body: bytes) -> InboundMessage:
     Raises:
         TooLarge: the body is over :data:`MAX_BODY`.
         Malformed: not UTF-8, not one ``<xml>`` root, DOCTYPE/ENTITY, a field twice or nested,
-            required fields missing or invalid.
+            required fields missing or invalid, a field over its bound (see the module doc).
     """
     fields = parse_fields(body)
     to_user = fields.pop("ToUserName", "").strip()
@@ -404,16 +426,26 @@ def parse_xml(body: bytes) -> InboundMessage:
         if not _MSGID_RE.fullmatch(msg_id):
             raise Malformed("invalid MsgId")
     event = fields.pop("Event", None)
+    if event is not None:
+        event = event.strip()
+        if not _EVENT_RE.fullmatch(event):
+            raise Malformed("invalid Event")
     event_key = fields.pop("EventKey", None)
+    if event_key is not None and len(event_key) > MAX_EVENT_KEY_CHARS:
+        raise Malformed("EventKey too long")
+    content = fields.pop("Content", None)
+    recognition = fields.pop("Recognition", None)
+    if any(len(value) > MAX_FIELD_CHARS for value in fields.values()):
+        raise Malformed("a field is too long")
     return InboundMessage(
         to_user=to_user,
         from_user=from_user,
         create_time=int(create_time),
         msg_type=msg_type,
         msg_id=msg_id,
-        content=fields.pop("Content", None),
-        recognition=fields.pop("Recognition", None),
-        event=event.strip() if event is not None else None,
+        content=content,
+        recognition=recognition,
+        event=event,
         event_key=event_key.strip() if event_key is not None else None,
         extra=MappingProxyType(dict(fields)),
     )

@@ -2,9 +2,11 @@
 
 Speaks the real server protocol to a running PostDesk (plain or safe mode): signs each request
 with the account token, encrypts it with the EncodingAESKey in safe mode, and decrypts and
-prints the passive reply. A reply that comes later through the customer-service API is not
-seen here (it goes to WeChat's API, or the fake one in the tests). The tests and the benchmark
-use :class:`WeChatSimulator` to speak to the channel.
+prints the passive reply. A server with an EncodingAESKey accepts only safe-mode messages
+(unless WECHAT_COMPAT_MODE is set): use ``--aes`` there. A reply that comes later through the
+customer-service API is not seen here (it goes to WeChat's API, or the fake one in the tests).
+The tests and the benchmark use :class:`WeChatSimulator` to speak to the channel. The simulator
+speaks as a raw openid; Rasa and the store know that customer as ``wechat:<openid>``.
 """
 from __future__ import annotations
 
@@ -151,6 +153,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("bot> (answered later through the customer-service API)")
         else:
             print(f"bot> HTTP {reply.status}: {reply.body}")
+            if (reply.status == 403 and not args.aes and settings.wechat_encoding_aes_key
+                    and not settings.wechat_compat_mode):
+                print("(the server is in safe mode and refuses plain messages: use --aes)",
+                      file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import pytest
 
@@ -53,9 +53,14 @@ def wait_until(check: Any, timeout: float = 15, step: float = 0.05) -> Any:
         time.sleep(step)
 
 
-def wechat_env(fake: FakeWeChat, database_url: str, passive_wait_s: float) -> dict[str, str]:
+def wechat_env(fake: FakeWeChat, database_url: str, passive_wait_s: float,
+               compat_mode: bool = True) -> dict[str, str]:
+    """The channel's environment: safe mode with AES_KEY, in WeChat's compatible mode by default
+    (plain and encrypted messages both accepted, so tests can speak either);
+    tests/channels/test_wechat_security.py starts a safe-only channel."""
     return dict(os.environ, WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID,
                 WECHAT_APP_SECRET=fake.app_secret, WECHAT_ENCODING_AES_KEY=AES_KEY,
+                WECHAT_COMPAT_MODE="1" if compat_mode else "0",
                 WECHAT_API_BASE_URL=fake.base_url, WECHAT_PASSIVE_WAIT_S=str(passive_wait_s),
                 DATABASE_URL=database_url, REDIS_URL="")
 
@@ -66,16 +71,23 @@ def fake_wechat() -> Iterator[FakeWeChat]:
         yield fake
 
 
-def start_stub(fake: FakeWeChat, tmp: Path, redis_url: str = "",
-               database_url: str = "") -> tuple[subprocess.Popen, SimpleNamespace]:
-    """Start tests/channels/wechat_stub.py on a free port; return the process and its URLs."""
+def start_stub(fake: FakeWeChat, tmp: Path, redis_url: str = "", database_url: str = "",
+               env: Optional[Mapping[str, str]] = None,
+               args: Sequence[str] = ()) -> tuple[subprocess.Popen, SimpleNamespace]:
+    """Start tests/channels/wechat_stub.py on a free port; return the process and its URLs.
+
+    `env` overrides the channel's environment; `args` are more stub options (--fake-clock).
+    The URLs include `log`, the path of the stub's log.
+    """
     port = free_port()
     database_url = database_url or f"sqlite:///{tmp / 'postdesk.db'}"
-    env = wechat_env(fake, database_url, passive_wait_s=1.0)
-    env["REDIS_URL"] = redis_url
-    log = open(tmp / f"stub-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.channels.wechat_stub", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    environ = wechat_env(fake, database_url, passive_wait_s=1.0)
+    environ["REDIS_URL"] = redis_url
+    environ.update(env or {})
+    log_path = tmp / f"stub-{port}.log"
+    log = open(log_path, "w")
+    command = [sys.executable, "-m", "tests.channels.wechat_stub", "--port", str(port), *args]
+    proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     base = f"http://127.0.0.1:{port}"
 
@@ -89,7 +101,7 @@ def start_stub(fake: FakeWeChat, tmp: Path, redis_url: str = "",
     if not wait_until(up, timeout=60):
         proc.terminate()
         raise RuntimeError((tmp / f"stub-{port}.log").read_text())
-    return proc, SimpleNamespace(base=base, database_url=database_url,
+    return proc, SimpleNamespace(base=base, database_url=database_url, log=log_path,
                                  webhook=f"{base}/webhooks/wechat/webhook")
 
 

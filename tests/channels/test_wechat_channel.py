@@ -14,11 +14,13 @@ from types import SimpleNamespace
 import pytest
 
 from bot.channels import wechat_protocol as wp
+from bot.channels.senders import conversation_id
 from bot.channels.wechat import NON_TEXT_REPLIES, VOICE_UNCLEAR, WELCOME
 from bot.channels.wechat_sim import WeChatSimulator, message_xml
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store.uow import uow_factory
+from bot.text.normalize import clean_text
 from tests.channels.conftest import AES_KEY, APP_ID, TOKEN, wait_until
 from tests.channels.fake_wechat import FakeWeChat
 from tests.channels.wechat_stub import LONG
@@ -37,9 +39,10 @@ def safe(stub_channel: SimpleNamespace) -> WeChatSimulator:
     return WeChatSimulator(stub_channel.webhook, TOKEN, APP_ID, AES_KEY)
 
 
-def turn_log(stub_channel: SimpleNamespace, sender: str) -> list[dict]:
+def turn_log(stub_channel: SimpleNamespace, openid: str) -> list[dict]:
+    """The turns Rasa saw from this WeChat customer (whose conversation is wechat:<openid>)."""
     with urllib.request.urlopen(f"{stub_channel.base}/stub/turns", timeout=5) as r:
-        return [t for t in json.loads(r.read()) if t["sender"] == sender]
+        return [t for t in json.loads(r.read()) if t["sender"] == conversation_id("wechat", openid)]
 
 
 def turns(stub_channel: SimpleNamespace, sender: str) -> list[str]:
@@ -47,6 +50,7 @@ def turns(stub_channel: SimpleNamespace, sender: str) -> list[str]:
 
 
 def sent_to(fake: FakeWeChat, openid: str) -> list[str]:
+    """What the customer-service API delivered to `openid` (the raw openid: touser)."""
     return [content for who, content, _ in fake.sent if who == openid]
 
 
@@ -85,7 +89,8 @@ def test_text_round_trips_in_plain_and_safe_mode(plain: WeChatSimulator, safe: W
                                                   text: str) -> None:
     for sim, openid in ((plain, "o_plain_rt"), (safe, "o_safe_rt")):
         reply = sim.say(openid, text)
-        assert reply.status == 200 and reply.text == "收到：" + text, reply
+        # Rasa sees the text normalised: full-width letters folded, Chinese punctuation kept.
+        assert reply.status == 200 and reply.text == "收到：" + clean_text(text), reply
 
 
 def test_safe_mode_reply_is_encrypted(safe: WeChatSimulator) -> None:
@@ -234,7 +239,7 @@ def test_media_gets_a_polite_reply_and_is_kept_for_an_agent(
     openid = f"o_media_{kind}"
     reply = plain.send_xml(message_xml(openid, ACCOUNT, msg_type=kind, **fields))
     assert reply.text == NON_TEXT_REPLIES[kind]
-    kept = [h for h in handovers(stub_channel) if h.sender_id == openid]
+    kept = [h for h in handovers(stub_channel) if h.sender_id == conversation_id("wechat", openid)]
     assert len(kept) == 1 and kept[0].reason == f"wechat_{kind}"
     assert turns(stub_channel, openid) == []
 
@@ -292,7 +297,7 @@ def test_a_closed_reply_window_flags_the_conversation_for_an_agent(
     fake_wechat.fail_next(45015)
     plain.say("o_window", "慢1.2")
     flagged = wait_until(lambda: [h for h in handovers(stub_channel)
-                                  if h.sender_id == "o_window"])
+                                  if h.sender_id == "wechat:o_window"])
     assert flagged and flagged[0].reason == "wechat_window_closed"
     assert sent_to(fake_wechat, "o_window") == []
 

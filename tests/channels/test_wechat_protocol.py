@@ -714,6 +714,36 @@ def test_oversize_body_is_refused_and_the_limit_itself_accepted() -> None:
     assert isinstance(info.value, Malformed) and isinstance(info.value, ProtocolError)
 
 
+def test_encoded_surrogates_are_joined_or_replaced_not_refused() -> None:
+    # CESU-8: a lone high surrogate, and U+1F600 written as its two surrogates.
+    lone = text_xml("查件").replace("查件".encode(), "查件".encode() + b"\xed\xa0\x80")
+    pair = text_xml("好").replace("好".encode(), "好".encode() + b"\xed\xa0\xbd\xed\xb8\x80")
+    assert parse_xml(lone).content == "查件\ufffd"
+    assert parse_xml(pair).content == "好😀"
+    with pytest.raises(Malformed):  # other invalid UTF-8 is still refused
+        parse_xml(text_xml("查件").replace("查件".encode(), b"\xff\xfe"))
+
+
+def event_xml(event: str, key: str = "") -> bytes:
+    return wrap(f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+                f"<EventKey><![CDATA[{key}]]></EventKey>")
+
+
+def test_each_field_is_bounded() -> None:
+    assert parse_xml(event_xml("VIEW", "x" * wp.MAX_EVENT_KEY_CHARS)).event == "VIEW"
+    with pytest.raises(Malformed):
+        parse_xml(event_xml("VIEW", "x" * (wp.MAX_EVENT_KEY_CHARS + 1)))
+    for event in ("", "x" * 65, "CLICK\nINFO forged log line", "<b>"):
+        with pytest.raises(Malformed):
+            parse_xml(event_xml(event))
+    link = "<MsgType><![CDATA[link]]></MsgType><Url><![CDATA[{}]]></Url><MsgId>1</MsgId>"
+    assert parse_xml(wrap(link.format("u" * wp.MAX_FIELD_CHARS))).extra["Url"]
+    with pytest.raises(Malformed):
+        parse_xml(wrap(link.format("u" * (wp.MAX_FIELD_CHARS + 1))))
+    # Content is bounded by the body; the channel answers over MAX_TEXT_CHARS itself.
+    assert len(parse_xml(text_xml("字" * 5000)).content or "") == 5000
+
+
 # --------------------------------------------------------------------------- replies
 
 

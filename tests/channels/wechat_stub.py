@@ -3,12 +3,15 @@
 ``python -m tests.channels.wechat_stub --port P`` serves ``/webhooks/wechat/webhook`` exactly as
 the Rasa server does, but answers from the rules below instead of a model, so the channel's
 timing, ordering and delivery can be tested precisely. ``GET /stub/turns`` lists the turns the
-stand-in saw. The real Rasa server is covered by tests/test_wechat_e2e.py.
+stand-in saw. With ``--fake-clock`` the channel's rate limits run on a clock that only
+``POST /stub/clock?advance=S`` moves. Log lines go to stderr as ``LEVEL name: message``.
+The real Rasa server is covered by the WeChat tests of tests/test_server.py.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from typing import Any
@@ -52,17 +55,36 @@ async def _answer(message: UserMessage) -> None:
         await out.send_text_message(who, "收到：" + text)
 
 
+class FakeClock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    parser.add_argument("--fake-clock", action="store_true")
+    args = parser.parse_args()
+    port = args.port
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = Sanic("wechat_stub")
-    channel = WeChatInput(load_settings())
+    clock = FakeClock()
+    channel = WeChatInput(load_settings(), clock=clock if args.fake_clock else time.monotonic)
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
 
     @app.get("/stub/turns")
     async def turns(request: Any) -> Any:
         return response.json(TURNS)
+
+    @app.post("/stub/clock")
+    async def advance(request: Any) -> Any:
+        clock.now += float(request.args.get("advance", "0"))
+        return response.json({"now": clock.now})
 
     app.run(host="127.0.0.1", port=port, access_log=False, workers=1)
     return 0
