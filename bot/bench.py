@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 from bot.channels.wechat_sim import WeChatSimulator
 from bot.config import PROJECT_ROOT, load_settings
-from bot.launcher import Stack, free_port, post_json
+from bot.launcher import RASA_TOKEN_HEADER, Stack, free_port, post_json
 
 MESSAGES = [
     "EA000000005CN到哪了", "你好", "我的快递三天没动了", "寄充电宝可以吗", "转人工",
@@ -105,12 +105,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             stack.start_actions()
             stack.start_server()
-            parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse?token={token}"
+            parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+            auth = {RASA_TOKEN_HEADER: token}
             i = iter(range(10 ** 9))
             for m in MESSAGES:
-                post_json(parse_url, {"text": m})
+                post_json(parse_url, {"text": m}, headers=auth)
             http = timed(lambda: post_json(
-                parse_url, {"text": MESSAGES[next(i) % len(MESSAGES)]}), args.n)
+                parse_url, {"text": MESSAGES[next(i) % len(MESSAGES)]}, headers=auth), args.n)
             print(f"NLU parse, over HTTP:         {percentiles(http)}", flush=True)
 
             turn = timed(lambda: stack.say(f"bench-{next(i)}", "EA000000005CN到哪了"), args.n)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.server import TOKEN_HEADER
 from bot.trainer.registry import REFUSED, ModelRecord, Registry, RegistryError
 
 LOAD_TIMEOUT_S = 300.0
@@ -47,8 +48,8 @@ class RasaAdmin:
               timeout: float = 30.0) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"{self.base_url}{path}?token={self.token}", data=data, method=method,
-            headers={"Content-Type": "application/json"})
+            f"{self.base_url}{path}", data=data, method=method,
+            headers={"Content-Type": "application/json", TOKEN_HEADER: self.token})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 raw = response.read()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
+
+from bot.channels import senders
+from bot.server import TOKEN_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ class RasaClient:
 
     Args:
         base_url: e.g. http://127.0.0.1:5005.
-        token: the server's ``--auth-token``.
+        token: the server's API token, sent in the ``X-Rasa-Token`` header.
         timeout_s: per request.
     """
 
@@ -37,7 +39,9 @@ class RasaClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # The token goes in a header, never in the URL (URLs end up in logs).
+            self._session = aiohttp.ClientSession(timeout=self._timeout,
+                                                  headers={TOKEN_HEADER: self._token})
         return self._session
 
     async def close(self) -> None:
@@ -45,12 +49,15 @@ class RasaClient:
             await self._session.close()
 
     def _url(self, sender_id: str, suffix: str) -> str:
-        return f"{self.base_url}/conversations/{quote(sender_id, safe='')}/{suffix}"
+        # Conversation ids are URL-safe by construction (bot/channels/senders.py) and Rasa does
+        # not percent-decode them: passed exactly, or not at all.
+        if not senders.url_safe(sender_id):
+            raise RasaUnavailable(f"conversation id not addressable in Rasa's API: {sender_id!r}")
+        return f"{self.base_url}/conversations/{sender_id}/{suffix}"
 
     async def _call(self, method: str, url: str, body: Any = None) -> Any:
         try:
-            async with self._http().request(method, url, params={"token": self._token},
-                                            json=body) as response:
+            async with self._http().request(method, url, json=body) as response:
                 if response.status != 200:
                     detail = (await response.text())[:200]
                     raise RasaUnavailable(f"Rasa answered {response.status}: {detail}")
@@ -67,12 +74,23 @@ class RasaClient:
         await self._call("POST", self._url(sender_id, "tracker/events"), events)
 
     async def pause(self, sender_id: str) -> None:
-        """The bot stops answering this customer (their messages are still logged)."""
+        """The bot stops answering this customer (their messages are still logged).
+
+        Done only when the tracker read back from Rasa says so; RasaUnavailable otherwise.
+        """
         await self.append(sender_id, [{"event": "pause"}])
+        await self._confirm(sender_id, paused=True)
 
     async def resume(self, sender_id: str) -> None:
-        """The bot answers this customer again."""
+        """The bot answers this customer again (confirmed from the tracker, like `pause`)."""
         await self.append(sender_id, [{"event": "resume"}])
+        await self._confirm(sender_id, paused=False)
+
+    async def _confirm(self, sender_id: str, paused: bool) -> None:
+        tracker = await self.tracker(sender_id)
+        if tracker.get("sender_id") != sender_id or bool(tracker.get("paused")) != paused:
+            raise RasaUnavailable(f"Rasa's tracker for {sender_id!r} is not "
+                                  f"{'paused' if paused else 'resumed'}")
 
     async def log_agent_message(self, sender_id: str, text: str, agent: str,
                                 reply_id: int) -> None:

@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from bot.launcher import Stack, free_port
+from bot.launcher import RASA_TOKEN_HEADER, Stack, free_port
 from bot.trainer.registry import DEPLOYED, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,8 +147,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def model_file(stack: Stack) -> str:
-    url = f"http://127.0.0.1:{stack.rasa_port}/status?token={TOKEN}"
-    with urllib.request.urlopen(url, timeout=30) as response:
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.rasa_port}/status",
+                                     headers={RASA_TOKEN_HEADER: TOKEN})
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["model_file"]
 
 
