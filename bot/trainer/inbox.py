@@ -15,9 +15,9 @@ tracker's primary key, `CollectCursor`), so each run reads only what is new. Tra
 annotate a candidate (intent and entity spans, checked against the domain) or discard it;
 `bot.trainer.export` writes the annotations into ``data/nlu``.
 
-The store keeps the raw text; trainers see it through `review_text`, which masks phones and
-ID numbers without changing the length, so entity offsets chosen on the masked text are the
-offsets in the raw text.
+The store keeps the raw text; trainers see it through `review_text`, which masks phones, ID
+numbers, e-mail addresses, street addresses and names without changing the length, so entity
+offsets chosen on the masked text are the offsets in the raw text.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ from bot.config import PROJECT_ROOT, TIMEZONE, local_now
 from bot.store.desk import AgentReply, ReplyDecision
 from bot.store.models import Base, as_store_time
 from bot.store.uow import UnitOfWork, UowFactory
-from bot.text import phones
+from bot.text import masking, phones
 from bot.text.payloads import intent_of_payload
 
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
@@ -269,14 +269,16 @@ def _area_code_length(digits: str) -> int:
 
 
 def review_text(text: str) -> str:
-    """`text` with phones and ID numbers masked, every character where it was.
+    """`text` with its personal data masked, every character where it was.
 
     ``bot.text.masking.mask_text`` rewrites a spaced or ``+86`` number into ``138****5678``,
     which moves what follows; trainers mark entities by position, so here every masked
     digit becomes one ``*`` and separators stay. A plain mobile still reads ``138****5678``,
-    a landline ``0871-****9518``, an ID ``5301**********1234``.
+    a landline ``0871-****9518``, an ID ``5301**********1234``. E-mail addresses, street
+    addresses and names are starred in place as `bot.text.masking.mask_in_place` does:
+    ``z********@qq.com``, ``寄到曲靖市麒麟区***********``, ``收件人：张**``.
     """
-    chars = list(text)
+    chars = list(masking.mask_in_place(text))
     for pattern in (_ID18_RE, _ID15_RE):
         for m in pattern.finditer(text):
             for i in range(m.start() + 4, m.end() - 4):

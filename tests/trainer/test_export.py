@@ -21,6 +21,8 @@ from bot.trainer import export as exporter
 from bot.trainer.export import (
     HEADER,
     MOBILE_PLACEHOLDERS,
+    NAME_GIVEN,
+    NAME_SURNAMES,
     export,
     id_check_digit,
     main_export,
@@ -182,6 +184,63 @@ def test_digits_in_number_entities_and_long_digit_runs_are_replaced() -> None:
     assert len(out) == len(text)
     assert "138-12-345-678" not in out and "123456789" not in out
     assert out.endswith("邮编 650000")  # a postcode is not personal
+
+
+def test_names_become_common_names_of_the_same_length() -> None:
+    for text, name in (("收件人：张三丰，电话", "张三丰"), ("我叫岩温", "岩温"),
+                       ("寄件人欧阳娜娜", "欧阳娜娜"), ("找王建国师傅", "王建国")):
+        out = pseudonymise(text)
+        start = text.index(name)
+        placeholder = out[start:start + len(name)]
+        assert len(out) == len(text) and name not in out
+        assert out[:start] == text[:start] and out[start + len(name):] == text[start + len(name):]
+        assert placeholder[0] in NAME_SURNAMES and set(placeholder[1:]) <= set(NAME_GIVEN)
+        assert out == pseudonymise(text)  # the same name always gets the same placeholder
+    assert pseudonymise("我是来投诉的，张先生态度差") == "我是来投诉的，张先生态度差"
+
+
+def test_emails_keep_their_domain_and_get_another_user_name() -> None:
+    text = "邮箱是Zhang.San88@qq.com谢谢，或者li＠163.com"
+    out = pseudonymise(text)
+    assert len(out) == len(text) and "Zhang.San88" not in out and "li＠" not in out
+    assert re.fullmatch(r"邮箱是[A-Z][a-z]{4}\.[A-Z][a-z]{2}\d\d@qq\.com谢谢，或者[a-z]{2}＠163\.com", out)
+
+
+def test_street_addresses_keep_their_keywords_with_other_names_and_numbers() -> None:
+    text = "寄到曲靖市麒麟区南宁西路88号阳光花园3栋2单元502室，单号EA123456785CN，12月3号寄的"
+    out = pseudonymise(text)
+    assert len(out) == len(text)
+    assert out.startswith("寄到曲靖市麒麟区")  # the district is no one's address
+    assert re.fullmatch(r"寄到曲靖市麒麟区\w{3}路\d\d号\w{2}花园\d栋\d单元\d{3}室，"
+                        r"单号EA\d{9}CN，12月3号寄的", out)
+    for secret in ("南宁西", "88号", "阳光", "502"):
+        assert secret not in out
+    number = tracking.parse(out[out.index("EA"):out.index("EA") + 13])
+    assert number is not None and number.check_ok  # tracking numbers stay usable
+
+
+def test_a_name_inside_an_annotated_entity_is_left_alone() -> None:
+    text = "寄件人：金银花"  # reads like a name, but the trainer marked it as an item
+    start = text.index("金银花")
+    assert pseudonymise(text, [Span(start, start + 3, "item")]) == text
+    assert pseudonymise(text) != text
+
+
+def test_the_exported_example_has_no_name_email_or_address(uows: UowFactory,
+                                                           data_dirs: DataDirs) -> None:
+    text = "我叫李明华，邮箱liming88@163.com，寄到蒙自市天马路12号3栋的件到哪了 EA123456785CN"
+    annotated(uows, text, "track_mail", [("蒙自市", "location"), ("EA123456785CN", "tracking_number")])
+
+    run(uows, data_dirs)
+
+    content = (data_dirs.data / "reviewed_tracking.yml").read_text(encoding="utf-8")
+    for secret in ("李明华", "liming88", "天马路12号", "EA123456785CN"):
+        assert secret not in content
+    (example,) = read_with_rasa(data_dirs.data / "reviewed_tracking.yml").values()
+    written = example.get("text")
+    assert len(written) == len(text) and "@163.com" in written and "蒙自市" in written
+    assert [(e["entity"], written[e["start"]:e["end"]]) for e in example.get("entities")][0] == (
+        "location", "蒙自市")
 
 
 # --- duplicates and conflicts -------------------------------------------------------------

@@ -22,6 +22,12 @@ from bot.trainer.inbox import (
     review_text,
 )
 from tests.trainer.conftest import RasaTracker, reject_suggestion
+from tests.workbench.test_trainer_views import (  # noqa: F401  (fixtures)
+    Bench,
+    accounts_db,
+    bench,
+    store,
+)
 
 T0 = datetime(2025, 6, 10, 9, 0)
 
@@ -358,3 +364,44 @@ def test_an_agents_correction_wins_over_the_customers_pick(uows: UowFactory,
     [candidate] = list_candidates(uows, limit=10)
     assert (candidate.reason, candidate.suggested_intent, candidate.reported_by) == (
         "corrected", "not_received", "agent1")
+
+
+def test_review_text_masks_emails_addresses_and_names_in_place() -> None:
+    text = ("收件人：张三丰，电话13812345678，邮箱zhang.san@qq.com，"
+            "寄到曲靖市麒麟区南宁西路88号阳光花园3栋2单元502室，单号EA123456785CN，12月3号寄的")
+    shown = review_text(text)
+    assert len(shown) == len(text)
+    assert shown == ("收件人：张**，电话138****5678，邮箱z********@qq.com，"
+                     "寄到曲靖市麒麟区********************，单号EA123456785CN，12月3号寄的")
+    # Whatever is not starred is where it was: offsets marked on the page hold for the text.
+    assert [i for i, (a, b) in enumerate(zip(text, shown)) if a != b and b != "*"] == []
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("收件人：岩温 勐海的", "收件人：岩* 勐海的"),
+    ("我是张三丰，要投诉", "我是张**，要投诉"),
+    ("找王建国师傅", "找王**师傅"),
+    ("我是来投诉的，张先生态度差", "我是来投诉的，张先生态度差"),
+])
+def test_review_text_masks_names_but_not_ordinary_words(text: str, shown: str) -> None:
+    assert review_text(text) == shown
+
+
+# --- the trainer's page over real HTTP ---------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_the_trainers_inbox_page_shows_names_emails_and_addresses_masked(
+        bench: Bench) -> None:  # noqa: F811
+    from bot.config import local_now
+
+    text = "我叫李明华，邮箱liming88@163.com，件寄到昆明市盘龙区北京路1079号金尚俊园5栋了吗"
+    await bench.tracker.say_async("wx-1", text, "nlu_fallback", 0.3,
+                                  local_now() - timedelta(minutes=5), channel="wechat",
+                                  ranking=[("nlu_fallback", 0.3), ("track_mail", 0.25)])
+    trainer = await bench.login("trainer1")
+    html = await (await trainer.get("/trainer/inbox")).text()
+
+    assert "我叫李**，邮箱l*******@163.com，件寄到昆明市盘龙区**************了吗" in html
+    for secret in ("李明华", "liming88", "北京路", "1079", "金尚俊园"):
+        assert secret not in html
