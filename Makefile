@@ -47,7 +47,7 @@ seed: $(STAMP) ## Create the mail store and the demo mail (idempotent)
 	@mkdir -p var
 	$(PY) -m bot.store seed --database-url "$$($(PY) -c 'from bot.config import load_settings; print(load_settings().database_url)')" $(SEED_FLAGS)
 
-run: SEED_FLAGS = --refresh
+run: SEED_FLAGS = --refresh --demo
 run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
 	$(PY) -m bot.launcher
 

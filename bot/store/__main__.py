@@ -1,4 +1,8 @@
-"""Command line of the store: ``python -m bot.store init|seed --database-url URL``."""
+"""Command line of the store: ``python -m bot.store init|seed --database-url URL``.
+
+``seed`` adds the demo mail and work orders; the demo workbench accounts (whose passwords are
+in the README) only with ``--demo``, for trying PostDesk locally.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,9 +13,9 @@ from typing import Sequence
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.config import load_settings, local_now
 from bot.store.models import as_store_time
-from bot.store.accounts import seed_demo_accounts
+from bot.store.accounts import DEMO_ACCOUNTS, seed_demo_accounts
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
-from bot.store.uow import uow_factory
+from bot.store.uow import UowFactory, uow_factory
 from bot.workorders.policy import policy_from_settings
 
 
@@ -27,15 +31,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot.store", description="PostDesk mail store")
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create the tables that do not exist yet")
-    seed = commands.add_parser("seed", help="create the tables and add the demo mail items, "
-                                            "work orders and workbench accounts")
+    seed = commands.add_parser("seed", help="create the tables and add the demo mail items and "
+                                            "work orders (and with --demo the demo accounts)")
     for command in (init, seed):
         command.add_argument("--database-url", required=True, help="e.g. sqlite:///var/postdesk.db")
     seed.add_argument("--now", type=_iso_datetime, default=None,
                       help="time the demo trails end at, ISO 8601 (default: now, Beijing time)")
     seed.add_argument("--refresh", action="store_true",
                       help="replace demo items already stored with trails ending at --now")
+    seed.add_argument("--demo", action="store_true",
+                      help="also create the demo workbench accounts ("
+                           + ", ".join(d.username for d in DEMO_ACCOUNTS)
+                           + "; passwords in the README): for trying PostDesk locally only")
     return parser
+
+
+def _seed_accounts(uows: UowFactory, demo: bool) -> None:
+    if not demo:
+        print("workbench accounts: none created (demo accounts only with --demo); create an "
+              "admin with: python -m bot.workbench users add NAME --role admin")
+        return
+    created = seed_demo_accounts(uows)
+    names = ", ".join(d.username for d in DEMO_ACCOUNTS)
+    print(f"DEMO workbench accounts ({names}): {created} added, "
+          f"{len(DEMO_ACCOUNTS) - created} already there. Their passwords are published in "
+          "the README: for trying PostDesk locally only, never on a workbench others can reach.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,12 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         now = args.now or local_now()
         uows = uow_factory(make_session_factory(engine))
+        _seed_accounts(uows, args.demo)
         result = seed_demo_mail(uows, now, refresh=args.refresh)
         print(f"demo mail at {now:%Y-%m-%d %H:%M}: {result.added} added, "
               f"{result.replaced} replaced, {result.kept} already there")
         orders = seed_demo_work_orders(uows, policy_from_settings(load_settings()), now)
         print(f"demo work orders: {orders} added")
-        print(f"demo workbench accounts: {seed_demo_accounts(uows)} added")
         return 0
     finally:
         engine.dispose()

@@ -6,34 +6,60 @@ parameters can be introduced later: a login with an old-parameter hash re-hashes
 
 Checking a password costs the same for an unknown or deactivated user as for a real one
 (a dummy hash is verified), so response times do not reveal which usernames exist.
+
+Password guessing is slowed down per username and per client address (`attempt_login`):
+after the second failure each further try must wait longer (1 s, 2 s, 4 s, ...), and
+`LoginPolicy.max_failures` failures lock the username or address for `LoginPolicy.lockout`.
+The counters live in the ``login_throttle`` table, so a restart of the workbench does not
+reset them; a username that has no account is counted like one that has, so the answers
+never tell which usernames exist.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
 from typing import Iterable
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session
 
-from bot.config import local_now
+from bot.config import Settings, local_now
 from bot.store.models import Base, as_store_time
 from bot.store.uow import UnitOfWork, UowFactory
 
+logger = logging.getLogger(__name__)
+
 USERNAME_MAX = 64
 DISPLAY_NAME_MAX = 64
-PASSWORD_MIN = 8
+PASSWORD_MIN = 10
+# A password with fewer different characters than this ("aaaaaaaaaa", "1212121212") is refused.
+PASSWORD_MIN_DISTINCT = 4
 # scrypt's cost barely depends on the length, but nobody types more; refusing keeps bodies small.
 PASSWORD_MAX = 1024
 ROLE_MAX = 16
 HASH_MAX = 255
+THROTTLE_KIND_MAX = 8
+# Room for any username (64 characters) or client address (IPv6 with a zone included).
+THROTTLE_KEY_MAX = 255
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -140,12 +166,51 @@ def _view(account: Account) -> AccountView:
 # --- passwords ------------------------------------------------------------------------------
 
 
-def check_password_policy(password: str) -> None:
-    """Raise `AccountError` unless `password` is acceptable (8 to 1024 characters)."""
+# The passwords tried first by anyone guessing: the top of the published lists of leaked
+# passwords (SplashData, NordPass, the CSDN and 12306 leaks) and the names of this place.
+# Compared case-insensitively; the short ones are also refused by the length rule, but stay
+# listed so the list reads as what it is.
+COMMON_PASSWORDS: frozenset[str] = frozenset("""
+    123456 123456789 12345678 12345 1234567 1234567890 123123 111111 000000 666666 888888
+    654321 123321 112233 121212 147258369 123456a 123456aa a123456 a123456789 aa123456
+    abc123 abc123456 abcd1234 abcdefg abcdefgh abcdefghij qwerty qwerty123 qwertyuiop
+    qwerty123456 asdfghjkl zxcvbnm 1q2w3e4r 1q2w3e4r5t 1qaz2wsx 1qaz2wsx3edc qazwsx
+    qazwsxedc password password1 password12 password123 password1234 passw0rd p@ssw0rd
+    p@ssword admin admin123 admin1234 admin12345 administrator root toor letmein
+    welcome welcome1 welcome123 iloveyou iloveyou1 iloveyou123 woaini woaini1314 5201314
+    520520 1314520 monkey dragon football baseball sunshine princess superman batman
+    trustno1 starwars whatever shadow master michael jennifer 0123456789 9876543210
+    987654321 1111111111 0000000000 11111111 00000000 88888888 66666666 12341234
+    11223344 123qwe 123qweasd 123qweasdzxc qweasdzxc changeme changeme123 test1234
+    test123456 guest12345 user123456 demo123456 default123
+    postdesk postdesk123 postdesk2025 postdesk2026 chinapost chinapost123 chinapost11183
+    chinapost2025 chinapost2026 11183 1118311183 111831118311183 youzheng youzheng123
+    youzheng11183 zhongguoyouzheng yunnanyouzheng ems11183 ems123456 kefu123456
+    kefu11183 yunnan123 kunming123 kunming0871
+""".split())
+
+
+def check_password_policy(password: str, username: str | None = None) -> None:
+    """Raise `AccountError` unless `password` is acceptable.
+
+    Acceptable: 10 to 1024 characters, at least 4 different ones, not one of
+    `COMMON_PASSWORDS` and not the username itself (letter case ignored).
+
+    Args:
+        password: the new password.
+        username: the account's login name, when known.
+    """
     if not isinstance(password, str) or len(password) < PASSWORD_MIN:
         raise AccountError(f"密码至少需要 {PASSWORD_MIN} 个字符")
     if len(password) > PASSWORD_MAX:
         raise AccountError(f"密码不能超过 {PASSWORD_MAX} 个字符")
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    if folded in COMMON_PASSWORDS:
+        raise AccountError("这个密码太常见，很容易被猜到，请换一个")
+    if len(set(folded)) < PASSWORD_MIN_DISTINCT:
+        raise AccountError(f"密码太简单：至少要有 {PASSWORD_MIN_DISTINCT} 个不同的字符")
+    if username and folded == unicodedata.normalize("NFKC", username).strip().casefold():
+        raise AccountError("密码不能与用户名相同")
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -294,7 +359,7 @@ def create_account(
     Args:
         uow_factory: opens a unit of work.
         username: the login name; stored normalised (see `normalise_username`).
-        password: at least 8 characters; only its scrypt hash is stored.
+        password: must pass `check_password_policy`; only its scrypt hash is stored.
         role: agent, trainer, supervisor or admin.
         display_name: the name shown on pages (default: the username).
         now: creation time (default: now, Beijing time).
@@ -308,7 +373,7 @@ def create_account(
     name = normalise_username(username)
     role = parse_role(role)
     shown = _display_name(display_name)
-    check_password_policy(password)
+    check_password_policy(password, name)
     encoded = hash_password(password)
     with uow_factory() as uow:
         repo = accounts_in(uow)
@@ -373,11 +438,11 @@ def set_password(uow_factory: UowFactory, username: str, password: str) -> None:
     """Replace an account's password.
 
     Raises:
-        AccountError: the new password is too short or too long.
+        AccountError: the new password does not pass `check_password_policy`.
         AccountNotFound: no such account.
     """
-    check_password_policy(password)
     name = normalise_username(username)
+    check_password_policy(password, name)
     encoded = hash_password(password)
     with uow_factory() as uow:
         account = _existing(uow, name)
@@ -412,6 +477,297 @@ def list_accounts(uow_factory: UowFactory, include_inactive: bool = True) -> lis
     """All accounts, by role then username."""
     with uow_factory() as uow:
         return [_view(a) for a in accounts_in(uow).list(include_inactive)]
+
+
+# --- failed logins: growing waits and lockouts -----------------------------------------------
+
+
+class ThrottleKind(str, Enum):
+    """What a failed-login counter counts: one username, or one client address."""
+
+    ACCOUNT = "account"
+    ADDRESS = "address"
+
+    @property
+    def label(self) -> str:
+        """The Chinese name shown to admins (账户, 地址)."""
+        return "账户" if self is ThrottleKind.ACCOUNT else "地址"
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one username or one client address.
+
+    A username is counted whether or not an account has it (see the module docstring).
+    A row is forgotten once `LoginPolicy.lockout` has passed since its last failure.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_login_throttle"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    kind: Mapped[str] = Column(String(THROTTLE_KIND_MAX), nullable=False)
+    key: Mapped[str] = Column(String(THROTTLE_KEY_MAX), nullable=False)
+    failures: Mapped[int] = Column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    # No login is heard for this username or address before this time (None: no wait).
+    blocked_until: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How failed logins are slowed down.
+
+    Attributes:
+        max_failures: failures (of one username, or from one address) that lock it.
+        lockout: how long a lock lasts; also how long a failure is remembered.
+        first_delay: the wait after the second failure; it doubles with each further one.
+    """
+
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    first_delay: timedelta = timedelta(seconds=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginPolicy:
+        """The policy of ``LOGIN_MAX_FAILURES`` and ``LOGIN_LOCKOUT_MINUTES``."""
+        return cls(max_failures=max(1, settings.login_max_failures),
+                   lockout=timedelta(minutes=max(1, settings.login_lockout_minutes)))
+
+    def wait_after(self, failures: int) -> timedelta:
+        """How long the next try must wait after `failures` failures in a row.
+
+        Nothing after the first; then 1 s, 2 s, 4 s, ...; the lockout from `max_failures` on.
+        """
+        if failures >= self.max_failures:
+            return self.lockout
+        if failures < 2:
+            return timedelta(0)
+        return self.first_delay * 2 ** (failures - 2)
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """What came of one login attempt.
+
+    Attributes:
+        account: the account on success, else None.
+        retry_after: how long before another try will be heard (zero: at once).
+        locked: the wait is a lockout (too many failures), not just a growing delay.
+        refused: turned away before the password was looked at (a wait was still running).
+    """
+
+    account: AccountView | None = None
+    retry_after: timedelta = timedelta(0)
+    locked: bool = False
+    refused: bool = False
+
+
+@dataclass(frozen=True)
+class ThrottleView:
+    """A failed-login counter as admins see it.
+
+    Attributes:
+        kind: a username or a client address.
+        key: the username (normalised) or the address.
+        failures: failures in a row, the last within the lockout period.
+        last_failure_at: when the last one happened (Beijing time).
+        blocked_until: no login is heard before this time, or None.
+        locked: `blocked_until` is a lockout that has not ended.
+    """
+
+    kind: ThrottleKind
+    key: str
+    failures: int
+    last_failure_at: datetime
+    blocked_until: datetime | None
+    locked: bool
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind.label
+
+
+def throttle_username(username: str) -> str | None:
+    """The name failed logins of `username` are counted under (None: not a valid username)."""
+    try:
+        return normalise_username(username)
+    except AccountError:
+        return None
+
+
+def _throttle_keys(username: str, address: str) -> list[tuple[str, str]]:
+    keys = [(ThrottleKind.ADDRESS.value, address[:THROTTLE_KEY_MAX])]
+    name = throttle_username(username)
+    if name is not None:  # a malformed name has no account to protect; its address still counts
+        keys.append((ThrottleKind.ACCOUNT.value, name))
+    return keys
+
+
+def _throttles(session: Session, keys: list[tuple[str, str]]) -> list[LoginThrottle]:
+    stmt = select(LoginThrottle).where(or_(*(
+        and_(LoginThrottle.kind == kind, LoginThrottle.key == key) for kind, key in keys)))
+    return list(session.execute(stmt).scalars())
+
+
+def _throttle_view(row: LoginThrottle, policy: LoginPolicy, now: datetime) -> ThrottleView:
+    blocked = row.blocked_until if row.blocked_until and row.blocked_until > now else None
+    return ThrottleView(kind=ThrottleKind(row.kind), key=row.key, failures=row.failures,
+                        last_failure_at=row.last_failure_at, blocked_until=blocked,
+                        locked=blocked is not None and row.failures >= policy.max_failures)
+
+
+def _running_wait(views: Iterable[ThrottleView], now: datetime) -> tuple[timedelta, bool]:
+    blocking = [v for v in views if v.blocked_until is not None]
+    if not blocking:
+        return timedelta(0), False
+    wait = max(v.blocked_until for v in blocking) - now  # type: ignore[type-var,operator]
+    return wait, any(v.locked for v in blocking)
+
+
+def attempt_login(
+    uow_factory: UowFactory,
+    username: str,
+    password: str,
+    address: str,
+    policy: LoginPolicy,
+    now: datetime | None = None,
+) -> LoginOutcome:
+    """Check a login from client `address`, counting failures per username and per address.
+
+    While a wait of the username or of the address is running, the attempt is refused before
+    the password is looked at, so a locked account answers the same to the right password as
+    to a wrong one. Unknown usernames are counted and answered like known ones. A success
+    clears the username's counter (the address keeps its own until it runs out). Failures
+    and lockouts are logged with the username, never the password.
+
+    Not atomic across processes: the workbench serialises the attempts of one username and
+    of one address (`bot.workbench.auth.LoginGuard`); the counters themselves are in the store.
+
+    Args:
+        uow_factory: opens a unit of work.
+        username: as typed.
+        password: as typed.
+        address: the client's address.
+        policy: the waits and the lockout.
+        now: the time of the attempt (default: now, Beijing time).
+
+    Returns:
+        The account, or why not and how long to wait.
+    """
+    now = as_store_time(now or local_now())
+    keys = _throttle_keys(username, address)
+    with uow_factory() as uow:
+        views = [_throttle_view(r, policy, now) for r in _throttles(uow.session, keys)]
+    wait, locked = _running_wait(views, now)
+    if wait > timedelta(0):
+        logger.info("workbench login refused without a password check (%s): user %r from %s, "
+                    "%d s to wait", "locked" if locked else "too soon", _shown(username),
+                    address, _seconds(wait))
+        return LoginOutcome(retry_after=wait, locked=locked, refused=True)
+    account = authenticate(uow_factory, username, password, now)
+    if account is not None:
+        _forget_failures(uow_factory, ThrottleKind.ACCOUNT, account.username)
+        return LoginOutcome(account=account)
+    try:
+        views = _record_failure(uow_factory, keys, policy, now)
+    except IntegrityError:  # another process inserted the same counter first
+        views = _record_failure(uow_factory, keys, policy, now)
+    wait, locked = _running_wait(views, now)
+    logger.warning("failed workbench login: user %r from %s (%s)", _shown(username), address,
+                   ", ".join(f"{v.kind.value} {v.failures}/{policy.max_failures}" for v in views))
+    for view in views:
+        if view.failures == policy.max_failures:
+            logger.warning("workbench login lockout: %s %r locked until %s (Beijing time) "
+                           "after %d failed logins", view.kind.value, view.key,
+                           f"{view.blocked_until:%Y-%m-%d %H:%M:%S}", view.failures)
+    return LoginOutcome(retry_after=wait, locked=locked)
+
+
+def _shown(username: str) -> str:
+    # What the log says the user typed: normalised when valid, cut short when not.
+    return throttle_username(username) or (username or "")[:USERNAME_MAX]
+
+
+def _seconds(wait: timedelta) -> int:
+    return -int(-wait.total_seconds() // 1)
+
+
+def _record_failure(uow_factory: UowFactory, keys: list[tuple[str, str]], policy: LoginPolicy,
+                    now: datetime) -> list[ThrottleView]:
+    forgotten = now - policy.lockout
+    with uow_factory() as uow:
+        session = uow.session
+        # Counters whose last failure and wait are both over are dropped as we go.
+        session.execute(delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at <= forgotten,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
+        ).execution_options(synchronize_session=False))
+        found = {(r.kind, r.key): r for r in _throttles(session, keys)}
+        rows = []
+        for kind, key in keys:
+            row = found.get((kind, key))
+            if row is None:
+                row = LoginThrottle(kind=kind, key=key, failures=0, last_failure_at=now)
+                session.add(row)
+            elif row.last_failure_at <= forgotten:
+                row.failures = 0
+            row.failures += 1
+            row.last_failure_at = now
+            wait = policy.wait_after(row.failures)
+            row.blocked_until = now + wait if wait > timedelta(0) else None
+            rows.append(row)
+        uow.commit()
+        return [_throttle_view(r, policy, now) for r in rows]
+
+
+def _forget_failures(uow_factory: UowFactory, kind: ThrottleKind, key: str) -> int:
+    with uow_factory() as uow:
+        result = uow.session.execute(delete(LoginThrottle).where(
+            LoginThrottle.kind == kind.value, LoginThrottle.key == key))
+        uow.commit()
+        return result.rowcount or 0
+
+
+def list_login_throttles(uow_factory: UowFactory, policy: LoginPolicy,
+                         now: datetime | None = None) -> list[ThrottleView]:
+    """The counters still remembered or still blocking, locked ones first, then the newest."""
+    now = as_store_time(now or local_now())
+    stmt = select(LoginThrottle).where(or_(
+        LoginThrottle.last_failure_at > now - policy.lockout,
+        and_(LoginThrottle.blocked_until.is_not(None), LoginThrottle.blocked_until > now),
+    ))
+    with uow_factory() as uow:
+        views = [_throttle_view(r, policy, now) for r in uow.session.execute(stmt).scalars()]
+    views.sort(key=lambda v: (not v.locked, -v.last_failure_at.timestamp(), v.kind, v.key))
+    return views
+
+
+def unlock_login(uow_factory: UowFactory, kind: ThrottleKind | str, key: str,
+                 by: str | None = None) -> bool:
+    """Clear the failed logins of a username or an address (an admin's unlock).
+
+    Args:
+        uow_factory: opens a unit of work.
+        kind: ``account`` (then `key` is normalised like a username) or ``address``.
+        key: the username or the address.
+        by: who unlocked it, for the log.
+
+    Returns:
+        True when there was something to clear.
+
+    Raises:
+        AccountError: unknown kind, or not a valid username.
+    """
+    try:
+        kind = ThrottleKind(kind)
+    except ValueError:
+        raise AccountError(f"未知类型 {kind!r}（可选：account, address）") from None
+    key = normalise_username(key) if kind is ThrottleKind.ACCOUNT else key.strip()
+    cleared = _forget_failures(uow_factory, kind, key) > 0
+    if cleared:
+        logger.warning("workbench login lock cleared: %s %r by %s", kind.value, key,
+                       by or "the command line")
+    return cleared
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,15 @@
 
 ``python -m bot.workbench serve [--host H] [--port 8080]`` starts the web app;
 ``python -m bot.workbench users add USERNAME --role agent [--display-name N] [--password-stdin]``,
-``users list``, ``users deactivate USERNAME``, ``users passwd USERNAME [--password-stdin]`` and
-``users seed-demo`` manage the accounts. Each takes ``--database-url URL`` (default: the
-settings' ``DATABASE_URL``).
+``users list``, ``users deactivate USERNAME``, ``users passwd USERNAME [--password-stdin]``,
+``users unlock USERNAME`` (or ``users unlock --address ADDR``) and ``users seed-demo`` manage
+the accounts. Each takes ``--database-url URL`` (default: the settings' ``DATABASE_URL``).
 """
 from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
 from typing import Sequence
 
@@ -18,11 +19,14 @@ from bot.store.accounts import (
     DEMO_ACCOUNTS,
     AccountError,
     Role,
+    ThrottleKind,
     create_account,
     deactivate,
     list_accounts,
+    normalise_username,
     seed_demo_accounts,
     set_password,
+    unlock_login,
 )
 from bot.store.uow import UowFactory
 
@@ -56,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", parents=[store], help="list the accounts")
     off = actions.add_parser("deactivate", parents=[store], help="stop an account from logging in")
     off.add_argument("username")
+    unlock = actions.add_parser("unlock", parents=[store],
+                                help="clear a username's failed logins and lockout")
+    unlock.add_argument("name", help="the username (with --address: the client address)")
+    unlock.add_argument("--address", action="store_true",
+                        help="NAME is a client address whose failed logins are cleared")
     actions.add_parser("seed-demo", parents=[store], help="create the demo accounts that are missing "
                                          "(" + ", ".join(d.username for d in DEMO_ACCOUNTS) + ")")
     return parser
@@ -81,6 +90,13 @@ def _users(args: argparse.Namespace, uows: UowFactory) -> int:
     elif args.action == "deactivate":
         account = deactivate(uows, args.username)
         print(f"已停用 {account.username}")
+    elif args.action == "unlock":
+        kind = ThrottleKind.ADDRESS if args.address else ThrottleKind.ACCOUNT
+        name = normalise_username(args.name) if kind is ThrottleKind.ACCOUNT else args.name
+        if unlock_login(uows, kind, name):
+            print(f"已解锁{kind.label} {name}")
+        else:
+            print(f"{kind.label} {name} 没有未过期的登录失败记录")
     elif args.action == "seed-demo":
         created = seed_demo_accounts(uows)
         print(f"demo accounts: {created} added, {len(DEMO_ACCOUNTS) - created} already there")
@@ -105,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from bot.workbench.app import create_app
 
+        # Operator lines (failed logins, lockouts, unlocks) go to standard error with a time.
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
         app = create_app(replace(settings, database_url=database_url))
         port = args.port or settings.workbench_port
         print(f"workbench on http://{args.host}:{port}/")

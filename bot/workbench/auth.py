@@ -2,8 +2,13 @@
 
 * A session is a random id in the cookie ``postdesk_session`` (HttpOnly, SameSite=Strict,
   Secure when ``settings.workbench_secure_cookies``); its state stays on the server, in
-  process, and ends after 8 hours without a request. The store keeps only a SHA-256 of
-  each id, so a leaked dump of it cannot be replayed.
+  process, and ends after 8 hours without a request, and in any case
+  ``settings.session_max_hours`` (12) after login, however busy it is. The store keeps only
+  a SHA-256 of each id, so a leaked dump of it cannot be replayed.
+* Logins go through `LoginGuard`: failed ones are counted per username and per client
+  address in the store (`bot.store.accounts.attempt_login`), with growing waits and a
+  temporary lockout; the guard lets one attempt per username and per address run at a time,
+  so parallel guesses cannot all slip in before the first failure is counted.
 * Every session (also the anonymous one the login form opens) carries a CSRF token that
   every POST / PUT / PATCH / DELETE must send back, as the form field ``csrf_token`` or the
   header ``X-CSRF-Token``.
@@ -15,30 +20,44 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial, wraps
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.store.accounts import AccountView, Role, get_account
+from bot.config import local_now
+from bot.store.accounts import (
+    AccountView,
+    LoginOutcome,
+    LoginPolicy,
+    Role,
+    attempt_login,
+    get_account,
+    throttle_username,
+)
 from bot.store.uow import UowFactory
 
 COOKIE_NAME = "postdesk_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 IDLE_TIMEOUT_S = 8 * 3600.0
+# However active, a session ends this long after it was opened (at login); see Settings.
+MAX_AGE_S = 12 * 3600.0
 # An anonymous session only carries the login form's CSRF token.
 ANONYMOUS_IDLE_TIMEOUT_S = 3600.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Clock = Callable[[], float]
+WallClock = Callable[[], datetime]
 
 # Request keys set by `session_middleware`.
 SESSION = "postdesk.session"
@@ -62,6 +81,7 @@ class Session:
         csrf_token: what unsafe requests of this session must send back.
         account_id: the logged-in account, or None before login.
         last_seen: the store clock's value at the last request.
+        created: the store clock's value when the session was opened (a login opens a new one).
     """
 
     key: str
@@ -72,25 +92,32 @@ class Session:
 
 
 class SessionStore:
-    """Sessions in process memory, ending after `idle_timeout` seconds without a request.
+    """Sessions in process memory, ending after `idle_timeout` seconds without a request or
+    `max_age` seconds after they were opened, whichever comes first.
 
     Args:
         clock: seconds on a monotonic clock (tests pass a fake one).
         idle_timeout: seconds a logged-in session survives without a request (8 hours).
         anonymous_timeout: the same for sessions that only hold the login form's token.
+        max_age: seconds any session lives at most, however active (12 hours; the app
+            takes it from ``settings.session_max_hours``).
     """
 
     def __init__(self, clock: Clock = time.monotonic, idle_timeout: float = IDLE_TIMEOUT_S,
-                 anonymous_timeout: float = ANONYMOUS_IDLE_TIMEOUT_S) -> None:
+                 anonymous_timeout: float = ANONYMOUS_IDLE_TIMEOUT_S,
+                 max_age: float = MAX_AGE_S) -> None:
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.anonymous_timeout = anonymous_timeout
+        self.max_age = max_age
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def _expired(self, session: Session, now: float) -> bool:
+        if now - session.created >= self.max_age:
+            return True
         limit = self.idle_timeout if session.account_id is not None else self.anonymous_timeout
         return now - session.last_seen >= limit
 
@@ -108,7 +135,7 @@ class SessionStore:
         return session_id, session
 
     def get(self, session_id: str) -> Session | None:
-        """The live session with this id (its idle clock restarts), or None."""
+        """The live session with this id (its idle clock restarts, not its lifetime), or None."""
         key = _digest(session_id)
         session = self._sessions.get(key)
         if session is None:
@@ -133,6 +160,86 @@ class SessionStore:
         return len(keys)
 
 
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *keys: str) -> AsyncIterator[None]:
+        """Hold the locks of all `keys` (taken in sorted order, so no two holders deadlock)."""
+        ordered = sorted(set(keys))
+        for key in ordered:
+            entry = self._locks.get(key)
+            lock, users = entry if entry is not None else (asyncio.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        taken: list[asyncio.Lock] = []
+        try:
+            for key in ordered:
+                lock = self._locks[key][0]
+                await lock.acquire()
+                taken.append(lock)
+            yield
+        finally:
+            for lock in reversed(taken):
+                lock.release()
+            for key in ordered:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+class LoginGuard:
+    """Logins, counted and slowed down against password guessing (see `attempt_login`).
+
+    The counters are in the store, so they survive a restart of the workbench; what stays in
+    process is only the locks that let one attempt per username and per client address run
+    at a time.
+
+    Args:
+        policy: failures before a lockout, its length, the growing waits.
+        clock: the wall clock the counters are kept in (naive Beijing time; tests pin it).
+    """
+
+    def __init__(self, policy: LoginPolicy | None = None, clock: WallClock = local_now) -> None:
+        self.policy = policy if policy is not None else LoginPolicy()
+        self.clock = clock
+        self._locks = _KeyedLocks()
+
+    async def attempt(self, uows: UowFactory, username: str, password: str,
+                      address: str) -> LoginOutcome:
+        """Check a login from `address` (off the event loop; scrypt is slow on purpose).
+
+        The attempt runs to the end even if the client goes away, so its failure is counted
+        before the next attempt of the same username or address is heard.
+        """
+        return await asyncio.shield(self._attempt(uows, username, password, address))
+
+    async def _attempt(self, uows: UowFactory, username: str, password: str,
+                       address: str) -> LoginOutcome:
+        name = throttle_username(username)
+        keys = ["address:" + address] + ([] if name is None else ["account:" + name])
+        async with self._locks.hold(*keys):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, partial(
+                attempt_login, uows, username, password, address, self.policy, self.clock()))
+
+
+def client_address(request: web.Request) -> str:
+    """The address failed logins are counted under: the peer of the connection.
+
+    Forwarded headers are not believed (anyone can send them); behind a reverse proxy every
+    client has the proxy's address, so there the address counter is shared by everyone.
+    """
+    return request.remote or "unknown"
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """What the middlewares need: the session store and the cookie policy."""
@@ -144,6 +251,8 @@ class AuthConfig:
 Forbidden = Callable[[web.Request, str], web.StreamResponse]
 
 AUTH = web.AppKey("postdesk.auth", AuthConfig)
+# Counts and slows down failed logins (set by create_app).
+LOGIN_GUARD = web.AppKey("postdesk.login_guard", LoginGuard)
 # The unit-of-work factory of the store (set by create_app, or on startup from the settings).
 UOWS = web.AppKey("postdesk.uows", UowFactory)
 # Renders the 403 page for a page request, given a Chinese reason.

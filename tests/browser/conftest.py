@@ -128,9 +128,10 @@ def live(browser_tmp: Path) -> Iterator[Live]:
     """The whole product on free loopback ports, with the fake WeChat API behind the channel."""
     assert MODEL.exists(), "no trained model: run 'make train'"
     database_url = f"sqlite:///{browser_tmp / 'postdesk.db'}"
-    # The store seed also adds the demo workbench accounts (agent, trainer, supervisor, admin).
+    # With --demo the store seed also adds the demo workbench accounts (agent, trainer,
+    # supervisor, admin).
     seeded = subprocess.run(
-        [sys.executable, "-m", "bot.store", "seed", "--database-url", database_url],
+        [sys.executable, "-m", "bot.store", "seed", "--database-url", database_url, "--demo"],
         cwd=ROOT, capture_output=True, text=True)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     log_path = browser_tmp / "servers.log"

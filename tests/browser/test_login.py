@@ -1,12 +1,20 @@
-"""Logging in and out of the workbench, and role checks, as a user sees them in the browser."""
+"""Logging in and out of the workbench, failed-login lockout, and role checks, as a user sees
+them in the browser."""
 from __future__ import annotations
 
+import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
+from bot.store.accounts import ThrottleKind, unlock_login
+from bot.store.db import make_engine, make_session_factory
+from bot.store.uow import uow_factory
 from tests.browser.conftest import Live
 from tests.browser.support import demo_account, login
+
+LOCKED = "登录失败次数过多，已暂时锁定"
 
 
 def path_of(url: str) -> str:
@@ -38,7 +46,8 @@ def test_wrong_password_shows_the_error_and_stays_on_the_login_page(page: Page,
 
     assert answer.value.status == 401
     assert path_of(page.url) == "/login"
-    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误")
+    # (A wait is added when this address failed before: "用户名或密码错误。请 1 秒后再试。")
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
     expect(page.locator("#username")).to_have_value("agent")
     expect(page.locator("#password")).to_have_value("")
     expect(page.get_by_test_id("display-name")).to_have_count(0)
@@ -99,3 +108,40 @@ def test_login_from_a_protected_page_leads_back_to_it(page: Page, live: Live) ->
     assert page.url == live.url("/supervisor")
     expect(page.locator("h1")).to_have_text("主管看板")
     expect(page.get_by_test_id("display-name")).to_have_text(supervisor.display_name)
+
+
+def test_repeated_wrong_passwords_lock_the_login_and_say_so(page: Page, live: Live) -> None:
+    trainer = demo_account("trainer")
+    engine = make_engine(live.database_url)
+    try:
+        messages = []
+        for _ in range(8):  # 5 failures lock; the earlier tests may have spent some
+            login(page, live.base_url, trainer.username, "not-the-password")
+            message = page.get_by_role("alert").inner_text()
+            messages.append(message)
+            if LOCKED in message:
+                break
+            wait = re.search(r"请 (\d+) 秒后再试", message)
+            if wait:  # the growing delay: try again only when the form says so
+                time.sleep(int(wait.group(1)))
+        assert messages[0].startswith("用户名或密码错误"), messages
+        assert any("秒后再试" in m for m in messages), messages
+        expect(page.get_by_role("alert")).to_have_text(
+            "登录失败次数过多，已暂时锁定。请 15 分钟后再试，或联系管理员解锁。")
+
+        # Locked: the right password gets the very same answer, and no session.
+        with page.expect_response(lambda r: r.request.method == "POST"
+                                  and path_of(r.url) == "/login") as answer:
+            login(page, live.base_url, trainer.username, trainer.password)
+        assert answer.value.status == 429
+        assert path_of(page.url) == "/login"
+        expect(page.get_by_role("alert")).to_contain_text(LOCKED)
+        expect(page.get_by_test_id("display-name")).to_have_count(0)
+    finally:
+        # Lift the locks (username and this loopback address) for the tests that follow.
+        uows = uow_factory(make_session_factory(engine))
+        unlock_login(uows, ThrottleKind.ACCOUNT, trainer.username, by="browser test")
+        unlock_login(uows, ThrottleKind.ADDRESS, "127.0.0.1", by="browser test")
+        engine.dispose()
+    login(page, live.base_url, trainer.username, trainer.password)
+    assert page.url == live.url("/")

@@ -1,8 +1,10 @@
-"""Accounts in the store, on SQLite and on PostgreSQL: hashing, login checks, life cycle."""
+"""Accounts in the store, on SQLite and on PostgreSQL: hashing, login checks, life cycle,
+the password policy, failed-login counters, and the demo accounts only on request."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,24 +14,33 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import accounts
+from bot.store.__main__ import main as store_main
 from bot.store.accounts import (
+    COMMON_PASSWORDS,
     DEMO_ACCOUNTS,
     Account,
     AccountError,
     AccountNotFound,
+    LoginPolicy,
     Role,
+    ThrottleKind,
+    attempt_login,
     authenticate,
+    check_password_policy,
     create_account,
     deactivate,
     hash_password,
     list_accounts,
+    list_login_throttles,
     needs_rehash,
     seed_demo_accounts,
     set_password,
+    unlock_login,
     verify_password,
 )
+from bot.store.db import make_engine, make_session_factory
 from bot.store.models import Base
-from bot.store.uow import UowFactory
+from bot.store.uow import UowFactory, uow_factory
 
 NOW = datetime(2026, 11, 27, 9, 30)
 HASH_FORMAT = re.compile(r"^scrypt\$16384\$8\$1\$[0-9a-f]{32}\$[0-9a-f]{64}$")
@@ -62,6 +73,17 @@ def test_the_migration_creates_the_account_table_the_model_describes(engine: Eng
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
     assert [d for d in diffs if "account" in repr(d)] == []
+
+
+def test_the_migration_creates_the_login_throttle_table_the_model_describes(
+    engine: Engine,
+) -> None:
+    columns = {c["name"] for c in inspect(engine).get_columns("login_throttle")}
+    assert columns == {"id", "kind", "key", "failures", "last_failure_at", "blocked_until"}
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs = compare_metadata(context, Base.metadata)
+    assert [d for d in diffs if "login_throttle" in repr(d)] == []
 
 
 def test_usernames_are_unique_in_the_table_itself(uows: UowFactory) -> None:
@@ -112,14 +134,42 @@ def test_unknown_inactive_and_wrong_logins_cost_one_scrypt_run_like_a_good_one(
         assert len(scrypt_calls) == 1, username
 
 
-def test_passwords_shorter_than_eight_characters_are_refused(uows: UowFactory) -> None:
-    with pytest.raises(AccountError, match="至少需要 8 个字符"):
-        create_account(uows, "sun", "1234567", Role.AGENT)
+def test_passwords_shorter_than_ten_characters_are_refused(uows: UowFactory) -> None:
+    with pytest.raises(AccountError, match="至少需要 10 个字符"):
+        create_account(uows, "sun", "x7-kq2!mz", Role.AGENT)
     assert list_accounts(uows) == []
-    create_account(uows, "sun", "12345678", Role.AGENT)
-    with pytest.raises(AccountError):
-        set_password(uows, "sun", "short")
-    assert authenticate(uows, "sun", "12345678") is not None
+    create_account(uows, "sun", "x7-kq2!mzp", Role.AGENT)
+    with pytest.raises(AccountError, match="至少需要 10 个字符"):
+        set_password(uows, "sun", "short-one")
+    assert authenticate(uows, "sun", "x7-kq2!mzp") is not None
+
+
+@pytest.mark.parametrize("password", [
+    "1234567890", "qwertyuiop", "Password123", "ADMIN12345", "chinapost2026",
+    "１２３４５６７８９０",  # full-width digits are the same password
+])
+def test_common_passwords_are_refused_when_an_account_is_created_or_changed(
+    uows: UowFactory, password: str
+) -> None:
+    with pytest.raises(AccountError, match="太常见"):
+        create_account(uows, "qian", password, Role.ADMIN)
+    create_account(uows, "qian", "Qian-at-Honghe-7", Role.ADMIN)
+    with pytest.raises(AccountError, match="太常见"):
+        set_password(uows, "qian", password)
+    assert authenticate(uows, "qian", "Qian-at-Honghe-7") is not None
+
+
+def test_the_common_list_holds_the_obvious_ones_and_the_demo_passwords_still_pass() -> None:
+    for obvious in ["postdesk", "chinapost", "11183", "12345678", "password123", "admin123",
+                    "qwertyuiop", "123456", "password", "iloveyou", "woaini1314"]:
+        assert obvious in COMMON_PASSWORDS
+    assert len(COMMON_PASSWORDS) >= 100
+    for demo in DEMO_ACCOUNTS:
+        check_password_policy(demo.password, demo.username)
+    with pytest.raises(AccountError, match="不同的字符"):
+        check_password_policy("ababababab")
+    with pytest.raises(AccountError, match="与用户名相同"):
+        check_password_policy("Zhang.Wei.Kunming", "zhang.wei.kunming")
 
 
 def test_bad_usernames_roles_and_duplicates_are_refused(uows: UowFactory) -> None:
@@ -194,6 +244,36 @@ def test_roles_have_chinese_labels_and_admin_holds_every_role(uows: UowFactory) 
     assert agent.has_role(Role.AGENT) and not agent.has_role(Role.SUPERVISOR)
 
 
+def test_the_seed_creates_demo_accounts_only_with_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'postdesk.db'}"
+    assert store_main(["seed", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "none created" in out and "users add NAME --role admin" in out
+    engine = make_engine(url)
+    uows = uow_factory(make_session_factory(engine))
+    try:
+        assert list_accounts(uows) == []
+        assert authenticate(uows, "admin", "demo-admin-2026") is None
+
+        assert store_main(["seed", "--database-url", url, "--demo"]) == 0
+        out = capsys.readouterr().out
+        assert "DEMO workbench accounts (agent, trainer, supervisor, admin): 4 added" in out
+        assert "for trying PostDesk locally only" in out
+        assert sorted(a.username for a in list_accounts(uows)) == [
+            "admin", "agent", "supervisor", "trainer"]
+        assert authenticate(uows, "admin", "demo-admin-2026") is not None
+    finally:
+        engine.dispose()
+
+
+def test_the_makefile_seeds_demo_accounts_for_make_run_only() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "run: SEED_FLAGS = --refresh --demo\n" in makefile
+    assert makefile.count("--demo") == 1
+
+
 def test_demo_accounts_are_seeded_once_one_per_role(uows: UowFactory) -> None:
     assert seed_demo_accounts(uows) == 4
     set_password(uows, "agent", "changed-by-admin")
@@ -206,3 +286,65 @@ def test_demo_accounts_are_seeded_once_one_per_role(uows: UowFactory) -> None:
         assert demo.password == f"demo-{demo.role.value}-2026"
         account = authenticate(uows, demo.username, demo.password)
         assert account is not None and account.role is demo.role
+
+
+# --- failed logins ---------------------------------------------------------------------------
+
+POLICY = LoginPolicy(max_failures=5, lockout=timedelta(minutes=15),
+                     first_delay=timedelta(seconds=1))
+
+
+def test_the_wait_grows_after_the_second_failure_and_locks_at_the_fifth() -> None:
+    assert [POLICY.wait_after(n).total_seconds() for n in range(1, 7)] == [
+        0, 1, 2, 4, 900, 900]
+
+
+def test_failed_logins_are_counted_per_username_and_address_and_cleared_by_success(
+    uows: UowFactory,
+) -> None:
+    create_account(uows, "wei", "password-1", Role.AGENT)
+    at = NOW
+    for n in range(1, 5):
+        outcome = attempt_login(uows, "WEI", "wrong-one", "10.0.0.7", POLICY, at)
+        assert outcome.account is None and not outcome.refused and not outcome.locked
+        at += outcome.retry_after
+    throttles = {(t.kind, t.key): t.failures for t in list_login_throttles(uows, POLICY, at)}
+    assert throttles == {(ThrottleKind.ACCOUNT, "wei"): 4, (ThrottleKind.ADDRESS, "10.0.0.7"): 4}
+
+    early = attempt_login(uows, "wei", "password-1", "10.0.0.8", POLICY, at - timedelta(seconds=1))
+    assert early.refused and early.account is None and early.retry_after == timedelta(seconds=1)
+    good = attempt_login(uows, "wei", "password-1", "10.0.0.8", POLICY, at)
+    assert good.account is not None and good.account.username == "wei"
+    throttles = {(t.kind, t.key): t.failures for t in list_login_throttles(uows, POLICY, at)}
+    assert throttles == {(ThrottleKind.ADDRESS, "10.0.0.7"): 4}  # the address keeps its count
+
+
+def test_a_lock_holds_for_any_password_until_it_ends_or_an_admin_lifts_it(
+    uows: UowFactory,
+) -> None:
+    create_account(uows, "lin", "password-1", Role.AGENT)
+    at = NOW
+    for _ in range(5):
+        outcome = attempt_login(uows, "lin", "wrong-one", "10.0.0.9", POLICY, at)
+        at += outcome.retry_after if not outcome.locked else timedelta(0)
+    assert outcome.locked and outcome.retry_after == timedelta(minutes=15)
+    [locked] = [t for t in list_login_throttles(uows, POLICY, at)
+                if t.kind is ThrottleKind.ACCOUNT]
+    assert locked.locked and locked.blocked_until == at + timedelta(minutes=15)
+
+    right = attempt_login(uows, "lin", "password-1", "10.0.1.1", POLICY, at + timedelta(minutes=5))
+    wrong = attempt_login(uows, "lin", "wrong-two", "10.0.1.1", POLICY, at + timedelta(minutes=5))
+    assert right == wrong and right.locked and right.refused
+    assert right.retry_after == timedelta(minutes=10)
+
+    assert unlock_login(uows, "account", "LIN", by="root") is True
+    assert unlock_login(uows, "account", "lin") is False
+    assert attempt_login(uows, "lin", "password-1", "10.0.1.1", POLICY,
+                         at + timedelta(minutes=5)).account is not None
+    with pytest.raises(AccountError):
+        unlock_login(uows, "everything", "lin")
+
+    # The address lock runs out by itself, and its counter is forgotten a lockout later.
+    later = at + timedelta(minutes=15)
+    assert attempt_login(uows, "lin", "password-1", "10.0.0.9", POLICY, later).account is not None
+    assert list_login_throttles(uows, POLICY, later + timedelta(minutes=15)) == []

@@ -1,32 +1,54 @@
-"""Login, sessions, CSRF and role checks, over real HTTP against the app factory.
+"""Login, failed-login throttling, sessions, CSRF and role checks, over real HTTP against the
+app factory.
 
 The store is an in-memory SQLite one shared by the module (hashing is slow on purpose, so
-the accounts are made once); each test gets a fresh app, session store and fake clock.
+the accounts are made once; the failed-login counters are cleared before each test); each
+test gets a fresh app, session store and fake clock, which also pins the login guard's time.
+Clients bound to other loopback addresses (127.0.0.2, ...) play other computers.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import html
 import io
+import logging
 import re
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Any, AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import delete
 
 from bot.config import Settings
-from bot.store.accounts import Role, create_account, deactivate
+from bot.store.accounts import LoginThrottle, Role, create_account, deactivate
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.uow import UowFactory, uow_factory
 from bot.workbench.__main__ import main as workbench_main
 from bot.workbench.app import create_app
-from bot.workbench.auth import COOKIE_NAME, IDLE_TIMEOUT_S, SessionStore, check_routes, public
+from bot.workbench.auth import (
+    AUTH,
+    COOKIE_NAME,
+    IDLE_TIMEOUT_S,
+    LOGIN_GUARD,
+    LoginGuard,
+    SessionStore,
+    check_routes,
+    public,
+)
 
 PASSWORD = "password-2026"
 EVIL_USERNAME = "<script>alert(1)</script>"
 EVIL_DISPLAY = "<img src=x onerror=alert(1)>"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+ALERT = re.compile(r'role="alert">([^<]*)<')
+WRONG = "用户名或密码错误"
+LOCKED = "登录失败次数过多，已暂时锁定。请 15 分钟后再试，或联系管理员解锁。"
 
 
 @dataclass(frozen=True)
@@ -35,11 +57,18 @@ class SecureSettings(Settings):
 
 
 class FakeClock:
+    """The session store's monotonic seconds and, moving with them, the login guard's time."""
+
+    START = datetime(2026, 11, 27, 9, 0)
+
     def __init__(self) -> None:
         self.now = 1000.0
 
     def __call__(self) -> float:
         return self.now
+
+    def wall(self) -> datetime:
+        return self.START + timedelta(seconds=self.now - 1000.0)
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -79,11 +108,40 @@ class Browser:
                             "next": next_},
             allow_redirects=False)
 
+    async def attempt(self, username: str, password: str = PASSWORD) -> tuple[int, str, str]:
+        """Log in; the status, the form's message ("" on success) and the Retry-After header."""
+        response = await self.login(username, password)
+        match = ALERT.search(await response.text())
+        return (response.status, html.unescape(match.group(1)) if match else "",
+                response.headers.get("Retry-After", ""))
+
     def cookie(self) -> str | None:
-        for cookie in self.client.session.cookie_jar:
+        for cookie in getattr(self.client, "session", self.client).cookie_jar:
             if cookie.key == COOKIE_NAME:
                 return cookie.value
         return None
+
+    @contextlib.asynccontextmanager
+    async def elsewhere(self, address: str) -> AsyncIterator[Browser]:
+        """Another computer: a client of the same server connecting from `address`."""
+        server = self.client.server
+        async with aiohttp.ClientSession(
+            base_url=str(server.make_url("/")),
+            connector=aiohttp.TCPConnector(local_addr=(address, 0)),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # the server is an IP address
+        ) as session:
+            yield Browser(session, self.clock, self.sessions)  # type: ignore[arg-type]
+
+
+def _clear_login_failures(store: UowFactory) -> None:
+    with store() as uow:
+        uow.session.execute(delete(LoginThrottle))
+        uow.commit()
+
+
+def _app(store: UowFactory, clock: FakeClock, sessions: SessionStore) -> web.Application:
+    return create_app(Settings(), store, sessions=sessions,
+                      login_guard=LoginGuard(clock=clock.wall))
 
 
 async def _browser(app: web.Application, clock: FakeClock,
@@ -94,9 +152,10 @@ async def _browser(app: web.Application, clock: FakeClock,
 
 @pytest_asyncio.fixture
 async def browser(store: UowFactory) -> AsyncIterator[Browser]:
+    _clear_login_failures(store)
     clock = FakeClock()
     sessions = SessionStore(clock=clock)
-    async for b in _browser(create_app(Settings(), store, sessions=sessions), clock, sessions):
+    async for b in _browser(_app(store, clock, sessions), clock, sessions):
         yield b
 
 
@@ -249,7 +308,7 @@ async def test_a_login_post_needs_the_login_forms_token(browser: Browser) -> Non
 async def test_another_sessions_token_does_not_count(browser: Browser, store: UowFactory) -> None:
     other_clock = FakeClock()
     other_sessions = SessionStore(clock=other_clock)
-    async for other in _browser(create_app(Settings(), store, sessions=other_sessions),
+    async for other in _browser(_app(store, other_clock, other_sessions),
                                 other_clock, other_sessions):
         await other.login("admin1")
         foreign = (await (await other.client.get("/api/me")).json())["csrf_token"]
@@ -323,10 +382,13 @@ async def test_names_with_markup_are_shown_as_text(browser: Browser) -> None:
 @pytest.mark.asyncio
 async def test_a_session_ends_after_eight_idle_hours(browser: Browser) -> None:
     await browser.login("agent1")
-    for _ in range(2):  # each request restarts the idle clock
-        browser.clock.advance(IDLE_TIMEOUT_S - 1)
+    for _ in range(2):  # each request restarts the idle clock (10 hours after login: alive)
+        browser.clock.advance(IDLE_TIMEOUT_S - 3 * 3600)
         assert (await browser.client.get("/api/me")).status == 200
-    browser.clock.advance(IDLE_TIMEOUT_S)
+    await browser.login("agent1")
+    browser.clock.advance(IDLE_TIMEOUT_S - 1)
+    assert (await browser.client.get("/api/me")).status == 200
+    browser.clock.advance(IDLE_TIMEOUT_S)  # idle too long, 16 hours after login
     response = await browser.client.get("/", allow_redirects=False)
     assert (response.status, response.headers["Location"]) == (302, "/login")
     assert "Max-Age=0" in _set_cookie(response)
@@ -369,7 +431,10 @@ async def test_the_cli_adds_lists_and_deactivates_users(
     assert "已存在" in capsys.readouterr().err
     assert _cli(monkeypatch, url, "users", "add", "zhang", "--role", "supervisor",
                 "--password-stdin", stdin="short\n") == 1
-    assert "至少需要 8 个字符" in capsys.readouterr().err
+    assert "至少需要 10 个字符" in capsys.readouterr().err
+    assert _cli(monkeypatch, url, "users", "add", "zhang", "--role", "admin",
+                "--password-stdin", stdin="Password123\n") == 1
+    assert "太常见" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _cli(monkeypatch, url, "users", "add", "x", "--role", "boss", "--password-stdin")
     capsys.readouterr()
@@ -401,7 +466,216 @@ async def test_the_cli_adds_lists_and_deactivates_users(
         assert (await b.login("li.na", "li-na-better")).status == 401
 
     assert _cli(monkeypatch, url, "users", "deactivate", "nobody") == 1
+    # The failed logins above are counted in the file, and the command line clears them.
+    assert _cli(monkeypatch, url, "users", "unlock", "LI.NA") == 0
+    assert "已解锁账户 li.na" in capsys.readouterr().out
+    assert _cli(monkeypatch, url, "users", "unlock", "--address", "127.0.0.1") == 0
+    assert "已解锁地址 127.0.0.1" in capsys.readouterr().out
+    assert _cli(monkeypatch, url, "users", "unlock", "li.na") == 0
+    assert "没有未过期的登录失败记录" in capsys.readouterr().out
     assert _cli(monkeypatch, url, "users", "seed-demo") == 0
     assert "4 added" in capsys.readouterr().out
     assert _cli(monkeypatch, url, "users", "seed-demo") == 0
     assert "0 added, 4 already there" in capsys.readouterr().out
+
+
+# --- failed logins: growing waits, lockouts, no enumeration ----------------------------------
+
+
+async def _fail(browser: Browser, username: str, times: int,
+                password: str = "wrong-password") -> list[tuple[int, str, str]]:
+    """`times` wrong logins, each after the wait the one before asked for."""
+    answers: list[tuple[int, str, str]] = []
+    for _ in range(times):
+        if answers:
+            browser.clock.advance(float(answers[-1][2] or 0))
+        answers.append(await browser.attempt(username, password))
+    return answers
+
+
+@pytest.mark.asyncio
+async def test_after_the_second_failure_each_try_waits_longer_and_early_ones_are_refused(
+    browser: Browser,
+) -> None:
+    assert await browser.attempt("agent1", "wrong-1") == (401, WRONG, "")
+    assert await browser.attempt("agent1", "wrong-2") == (401, f"{WRONG}。请 1 秒后再试。", "1")
+    # Too soon: refused at once, even with the right password, and not counted.
+    assert await browser.attempt("agent1") == (429, "尝试过于频繁，请 1 秒后再试。", "1")
+    assert (await browser.client.get("/api/me")).status == 401
+    browser.clock.advance(1)
+    assert await browser.attempt("agent1", "wrong-3") == (401, f"{WRONG}。请 2 秒后再试。", "2")
+    browser.clock.advance(1)
+    assert await browser.attempt("agent1", "wrong-4") == (429, "尝试过于频繁，请 1 秒后再试。", "1")
+    browser.clock.advance(1)
+    assert await browser.attempt("agent1", "wrong-4") == (401, f"{WRONG}。请 4 秒后再试。", "4")
+    browser.clock.advance(4)
+    assert (await browser.login("agent1")).status == 303
+
+
+@pytest.mark.asyncio
+async def test_thirty_guesses_at_once_get_two_password_checks(browser: Browser) -> None:
+    token = await browser.csrf_token()
+
+    async def guess(n: int) -> int:
+        response = await browser.client.post(
+            "/login", allow_redirects=False,
+            data={"username": "agent1", "password": f"guess-{n}", "csrf_token": token})
+        return response.status
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(30)))
+    # One at a time: the second failure starts a wait, and every guess after it is turned away.
+    assert sorted(statuses) == [401] * 2 + [429] * 28
+
+
+@pytest.mark.asyncio
+async def test_five_failures_lock_the_account_from_everywhere_even_for_the_right_password(
+    browser: Browser, store: UowFactory
+) -> None:
+    answers = await _fail(browser, "agent1", 5)
+    assert [a[0] for a in answers] == [401] * 5
+    assert answers[-1] == (401, LOCKED, "900")
+
+    async with browser.elsewhere("127.0.0.2") as other:
+        assert await other.attempt("agent1") == (429, LOCKED, "900")
+        assert await other.attempt("agent1", "wrong-again") == (429, LOCKED, "900")
+        assert (await other.client.get("/api/me")).status == 401
+        # The lock is the account's: others log in from there.
+        assert (await other.login("trainer1")).status == 303
+
+    # The counters are in the store: a restarted workbench still refuses.
+    clock, sessions = FakeClock(), SessionStore()
+    clock.now = browser.clock.now
+    async for restarted in _browser(_app(store, clock, sessions), clock, sessions):
+        async with restarted.elsewhere("127.0.0.3") as third:
+            assert (await third.attempt("agent1"))[:2] == (429, LOCKED)
+            third.clock.advance(15 * 60)
+            assert (await third.login("agent1")).status == 303
+
+
+@pytest.mark.asyncio
+async def test_an_address_is_locked_after_failures_on_different_usernames(
+    browser: Browser,
+) -> None:
+    answers = []
+    for username in ["agent1", "trainer1", "super1", "nobody", "admin1"]:
+        if answers:
+            browser.clock.advance(float(answers[-1][2] or 0))
+        answers.append(await browser.attempt(username, "wrong-password"))
+    assert answers[-1] == (401, LOCKED, "900")
+    assert await browser.attempt("super1") == (429, LOCKED, "900")
+    # Each account failed once only, so from another address they log in.
+    async with browser.elsewhere("127.0.0.2") as other:
+        assert (await other.login("super1")).status == 303
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_username_gets_the_same_answers_as_a_known_one(
+    browser: Browser,
+) -> None:
+    async with browser.elsewhere("127.0.0.2") as known, browser.elsewhere("127.0.0.3") as unknown:
+        seen: dict[str, list[tuple[int, str, str]]] = {"known": [], "unknown": []}
+        for attempt in range(7):
+            # The last two tries use the known account's right password.
+            password = PASSWORD if attempt >= 5 else f"wrong-{attempt}"
+            seen["known"].append(await known.attempt("agent1", password))
+            seen["unknown"].append(await unknown.attempt("no-such-user", password))
+            browser.clock.advance(float(seen["known"][-1][2] or 0) if attempt < 4 else 1)
+    assert seen["known"] == seen["unknown"]
+    assert [s for s, _, _ in seen["known"]] == [401, 401, 401, 401, 401, 429, 429]
+    assert seen["known"][-1][1] == LOCKED
+
+
+@pytest.mark.asyncio
+async def test_a_successful_login_clears_the_accounts_failures(browser: Browser) -> None:
+    answers = await _fail(browser, "agent1", 4)
+    assert [a[2] for a in answers] == ["", "1", "2", "4"]
+    browser.clock.advance(4)
+    assert (await browser.login("agent1")).status == 303
+    # From elsewhere, a wrong password is the account's first failure again, not its fifth.
+    async with browser.elsewhere("127.0.0.2") as other:
+        assert await other.attempt("agent1", "wrong-password") == (401, WRONG, "")
+
+
+@pytest.mark.asyncio
+async def test_lockouts_are_logged_and_admins_see_and_lift_them(
+    browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.store.accounts")
+    await _fail(browser, "agent1", 5, password="Secret-Guess-42")
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.store.accounts"]
+    assert any("failed workbench login: user 'agent1' from 127.0.0.1" in m for m in logged)
+    assert any(m.startswith("workbench login lockout: account 'agent1' locked until "
+                            "2026-11-27 09:") for m in logged)
+    assert any("lockout: address '127.0.0.1'" in m for m in logged)
+    assert not any("Secret-Guess-42" in m for m in logged)
+
+    async with browser.elsewhere("127.0.0.2") as admin, \
+            browser.elsewhere("127.0.0.3") as agent:
+        await agent.login("trainer1")
+        assert (await agent.client.get("/admin/users", allow_redirects=False)).status == 403
+
+        assert (await admin.login("admin1")).status == 303
+        home = await (await admin.client.get("/")).text()
+        assert 'href="/admin/users"' in home
+        page = await (await admin.client.get("/admin/users")).text()
+        rows = re.findall(r'data-testid="throttle-row" data-kind="(\w+)" data-key="([^"]+)"'
+                          r'\s+data-locked="(\w+)"', page)
+        assert sorted(rows) == [("account", "agent1", "yes"), ("address", "127.0.0.1", "yes")]
+        assert "锁定至 2026-11-27 09:15:07" in page  # 7 s of waits, then 15 minutes
+        row = page.split('data-username="agent1"')[1].split("</tr>")[0]
+        assert "锁定至" in row
+
+        token = await csrf_of(admin)
+        missing = await admin.client.post("/admin/users/unlock", allow_redirects=False,
+                                          data={"kind": "account", "key": "agent1"})
+        assert missing.status == 403
+        response = await admin.client.post(
+            "/admin/users/unlock", allow_redirects=False,
+            data={"kind": "account", "key": "agent1", "csrf_token": token})
+        assert (response.status, response.headers["Location"]) == (303, "/admin/users")
+        page = await (await admin.client.get("/admin/users")).text()
+        assert 'data-key="agent1"' not in page and 'data-key="127.0.0.1"' in page
+        assert any("lock cleared: account 'agent1' by admin1" in r.getMessage()
+                   for r in caplog.records)
+
+        # Unlocked: the agent logs in at once (from a computer whose address is not locked).
+        assert (await agent.login("agent1")).status == 303
+    # The address stays locked until its time runs out or an admin clears it too.
+    assert (await browser.attempt("trainer1"))[:2] == (429, LOCKED)
+
+
+async def csrf_of(browser: Browser) -> str:
+    return (await (await browser.client.get("/api/me")).json())["csrf_token"]
+
+
+# --- absolute session lifetime ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_session_ends_twelve_hours_after_login_however_busy(browser: Browser) -> None:
+    await browser.login("agent1")
+    for _ in range(2):
+        browser.clock.advance(4 * 3600)  # well inside the idle timeout
+        assert (await browser.client.get("/api/me")).status == 200
+    browser.clock.advance(4 * 3600 - 1)
+    assert (await browser.client.get("/api/me")).status == 200
+    browser.clock.advance(1)
+    response = await browser.client.get("/", allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (302, "/login")
+    assert "Max-Age=0" in _set_cookie(response)
+    assert (await browser.client.get("/api/me")).status == 401
+    # Logging in again starts a new twelve hours.
+    assert (await browser.login("agent1")).status == 303
+    assert (await browser.client.get("/api/me")).status == 200
+
+
+def test_the_app_takes_the_lifetime_and_the_lockout_from_the_settings(
+    store: UowFactory,
+) -> None:
+    app = create_app(Settings(session_max_hours=2, login_max_failures=3,
+                              login_lockout_minutes=30), store)
+    assert app[AUTH].sessions.max_age == 2 * 3600
+    policy = app[LOGIN_GUARD].policy
+    assert (policy.max_failures, policy.lockout) == (3, timedelta(minutes=30))
+    default: Any = create_app(Settings(), store)
+    assert default[AUTH].sessions.max_age == 12 * 3600
