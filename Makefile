@@ -49,7 +49,7 @@ seed: $(STAMP) ## Create the mail store and the demo mail (idempotent)
 
 run: SEED_FLAGS = --refresh --demo
 run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
-	$(PY) -m bot.launcher
+	$(PY) -m bot.launcher --demo
 
 test: $(MODEL) ## Install, train if needed, and run the whole test suite
 	$(PY) -m pytest -q tests

@@ -285,6 +285,12 @@ def stop(procs: Sequence[subprocess.Popen]) -> None:
             p.wait()
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DEMO_USERS = ("demo users, for trying locally only (password): agent (demo-agent-2026), trainer "
+              "(demo-trainer-2026),\n                 supervisor (demo-supervisor-2026), admin "
+              "(demo-admin-2026)")
+
+
 def model_in_service() -> Path:
     """The model the trainers deployed (bot/trainer registry), else models/postdesk.tar.gz."""
     from bot.trainer.registry import Registry
@@ -308,6 +314,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", type=Path, default=None,
                         help="default: the model deployed with `python -m bot.trainer`, "
                              "else models/postdesk.tar.gz")
+    parser.add_argument("--demo", action="store_true",
+                        help="say that the demo users exist (make run seeds them with --demo)")
     parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     parser.add_argument("--action-port", type=int,
                         default=int(os.environ.get("ACTION_PORT", 5055)))
@@ -335,17 +343,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stack.start_actions()
         stack.start_server()
         stack.start_workbench(settings.workbench_port)
+        users = (DEMO_USERS if args.demo
+                 else "log in with an account made by 'python -m bot.workbench users add'")
+        rest = ("switched off" if not settings.rest_enabled
+                else "open on loopback for trying the bot" if stack.rasa_interface in LOOPBACK
+                else "every call needs the REST token")
         print(f"""
 PostDesk is running.
-  Workbench      http://localhost:{settings.workbench_port}/   demo users (password): agent \
-(demo-agent-2026), trainer (demo-trainer-2026), supervisor (demo-supervisor-2026),
-                 admin (demo-admin-2026)
+  Workbench      http://localhost:{settings.workbench_port}/   {users}
   Rasa server    http://{stack.rasa_host}:{args.rasa_port}   (listening on {stack.rasa_interface}; \
 HTTP API token in the {RASA_TOKEN_HEADER} header:
                  RASA_TOKEN, RASA_TOKEN_FILE, or var/rasa_token)
-  REST channel   http://{stack.rasa_host}:{args.rasa_port}/webhooks/rest/webhook   (REST token, \
-header {REST_TOKEN_HEADER}:
-                 REST_TOKEN, or var/rest_token)
+  REST channel   http://{stack.rasa_host}:{args.rasa_port}/webhooks/rest/webhook   ({rest};
+                 the outbox needs the REST token, header {REST_TOKEN_HEADER}: REST_TOKEN, or \
+var/rest_token)
   WeChat channel http://localhost:{args.rasa_port}/webhooks/wechat/webhook \
 ({"safe" if settings.wechat_encoding_aes_key else "plain"} mode, app id {settings.wechat_app_id})
   Action server  {stack.action_url}   (listening on {stack.action_interface}; token: \

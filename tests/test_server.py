@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.launcher import Stack, free_port, post_json as post
+from bot.launcher import RASA_TOKEN_HEADER, Stack, free_port, post_json as post
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store import workorders as wo
@@ -101,13 +101,14 @@ def test_request_human_is_recorded_once(stack: Stack) -> None:
         waiting = services.list_waiting_handovers(uow_factory(make_session_factory(engine)))
     finally:
         engine.dispose()
-    assert [w.sender_id for w in waiting].count("t-human") == 1
+    assert [w.sender_id for w in waiting].count("rest:t-human") == 1
 
 
 def tracker_slots(stack: Stack, sender: str) -> dict:
-    url = (f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker"
-           f"?token={TOKEN}")
-    with urllib.request.urlopen(url, timeout=30) as r:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.rasa_port}/conversations/{sender}/tracker",
+        headers={RASA_TOKEN_HEADER: TOKEN})
+    with urllib.request.urlopen(request, timeout=30) as r:
         return json.loads(r.read())["slots"]
 
 
@@ -122,7 +123,7 @@ def test_a_damaged_parcel_complaint_gets_a_work_order_and_drafts(stack: Stack) -
     assert found and "前给您答复" in done, done
     number = found.group(1)
 
-    draft = tracker_slots(stack, "t-complaint")["followup_draft"]
+    draft = tracker_slots(stack, "rest:t-complaint")["followup_draft"]
     assert draft["work_order"] == number
     for text in (draft["feedback"], draft["callback_script"]):
         assert "EA000000005CN" in text, text
@@ -176,7 +177,8 @@ def test_http_api_needs_the_token(stack: Stack) -> None:
     url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
     status, _ = post(url, {"text": "你好"})
     assert status == 401
-    status, parsed = post(url + f"?token={TOKEN}", {"text": "EA000000005CN到哪了"})
+    status, parsed = post(url, {"text": "EA000000005CN到哪了"},
+                          headers={RASA_TOKEN_HEADER: TOKEN})
     assert status == 200 and parsed["intent"]["name"] == "track_mail"
     assert {"entity": "tracking_number", "value": "EA000000005CN"}.items() <= \
         parsed["entities"][0].items()
@@ -234,7 +236,7 @@ def test_an_unsure_reading_is_clarified_and_the_pick_goes_on(stack: Stack, pick:
     engine, uows = store(stack)
     try:
         inbox.collect(uows, stack.tracker_store_url, None, datetime.now())
-        found = [c for c in inbox.list_candidates(uows, limit=200) if c.sender_id == sender]
+        found = [c for c in inbox.list_candidates(uows, limit=200) if c.sender_id == f"rest:{sender}"]
     finally:
         engine.dispose()
         inbox.dispose_tracker_engines()
@@ -252,14 +254,15 @@ def test_a_second_miss_in_a_row_hands_over_to_a_person(stack: Stack) -> None:
         waiting = services.list_waiting_handovers(uows)
     finally:
         engine.dispose()
-    assert [w.reason for w in waiting if w.sender_id == "t-clarify-miss"] == ["fallback"]
+    assert [w.reason for w in waiting if w.sender_id == "rest:t-clarify-miss"] == ["fallback"]
 
 
 def test_the_examples_of_the_issue_are_understood(stack: Stack) -> None:
     """Two messages that used to fall back: the stuck demo mail, and an arrival question."""
-    url = f"http://127.0.0.1:{stack.rasa_port}/model/parse?token={TOKEN}"
-    _, stuck = post(url, {"text": "EA000000014CN 怎么还没到"})
-    _, urgent = post(url, {"text": "我急着用,能不能今天送到?"})
+    url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+    auth = {RASA_TOKEN_HEADER: TOKEN}
+    _, stuck = post(url, {"text": "EA000000014CN 怎么还没到"}, headers=auth)
+    _, urgent = post(url, {"text": "我急着用,能不能今天送到?"}, headers=auth)
     assert stuck["intent"]["name"] == "delivery_delay", stuck["intent_ranking"][:3]
     assert urgent["intent"]["name"] == "track_mail", urgent["intent_ranking"][:3]
     replies = "\n".join(stack.say("t-stuck", "EA000000014CN 怎么还没到"))
@@ -273,3 +276,29 @@ def test_on_wechat_the_choices_are_numbered_and_a_number_picks(stack: Stack) -> 
     assert re.search(r"^1\. ", question.text, re.M) and re.search(r"^2\. ", question.text, re.M)
     answer = sim.say("o_clarify", "1")
     assert answer.text and "运输中" in answer.text, answer
+
+
+def test_a_rest_caller_cannot_reach_a_wechat_customers_conversation(stack: Stack) -> None:
+    """Issue 13: REST with a WeChat openid as sender used to read and write that customer's
+    conversation (complaint progress included)."""
+    openid, sim = "o-isolation-1", wechat(stack)
+    sim.say(openid, "EA000000014CN 包裹破了我要投诉")  # a mail no other test complains of
+    sim.say(openid, "13812345678")
+    filed = sim.say(openid, "是的").text or ""
+    number = re.search(r"GD\d+", filed)
+    assert number, filed
+    progress = "\n".join(stack.say(openid, "我上次投诉的事怎么样了"))
+    assert number.group(0) not in progress, progress
+    assert tracker_slots(stack, f"wechat:{openid}").get("phone_number") == "13812345678"
+    assert tracker_slots(stack, f"rest:{openid}").get("phone_number") in (None, "")
+    # The WeChat customer still gets their own progress.
+    assert number.group(0) in (sim.say(openid, "我上次投诉的事怎么样了").text or "")
+
+
+def test_full_width_numbers_and_lone_surrogates_are_understood(stack: Stack) -> None:
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "EA000000005CN")  # ＥＡ０…５ＣＮ
+    replies = "\n".join(stack.say("t-fullwidth", full_width + "到哪了"))
+    assert "EA000000005CN" in replies, replies
+    status, answer = post(stack.webhook, {"sender": "t-surrogate",
+                                          "message": "EA000000005CN\ud800到哪了"})
+    assert status == 200 and "EA000000005CN" in answer[0]["text"], answer
