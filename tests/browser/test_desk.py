@@ -11,7 +11,7 @@ from typing import Callable
 
 from playwright.sync_api import Page, expect
 
-from bot.launcher import post_json
+from bot.launcher import REST_TOKEN_HEADER, post_json
 from tests.browser.conftest import Live
 
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -41,7 +41,7 @@ def test_a_wechat_conversation_from_hand_over_to_hand_back(agent_page: Page, liv
     # The customer asks for a person on WeChat: the row appears without reloading the page.
     wechat = live.wechat_sim()
     assert "人工" in (wechat.say(openid, "我要转人工客服").text or "")
-    row = page.locator(f"[data-testid=queue-row][data-sender='{openid}']")
+    row = page.locator(f"[data-testid=queue-row][data-sender='wechat:{openid}']")
     expect(row).to_be_visible()
     expect(row.get_by_test_id("last-message")).to_have_text("我要转人工客服")
 
@@ -91,7 +91,7 @@ def test_what_a_customer_wrote_is_shown_as_text(agent_page: Page, live: Live) ->
         status, _ = post_json(live.stack.webhook, {"sender": sender, "message": text})
         assert status == 200
     page.goto(live.url("/queue"))
-    row = page.locator(f"[data-testid=queue-row][data-sender='{sender}']")
+    row = page.locator(f"[data-testid=queue-row][data-sender='rest:{sender}']")
     expect(row).to_be_visible()
     row.get_by_text("查看").click()
     transcript = page.get_by_test_id("transcript")
@@ -110,7 +110,9 @@ def test_what_a_customer_wrote_is_shown_as_text(agent_page: Page, live: Live) ->
     page.get_by_test_id("send-own").click()
     expect(page.get_by_test_id("reply-row").filter(has_text="自己写")).to_contain_text(
         "等待客户端取走")
-    outbox = f"http://127.0.0.1:{live.rasa_port}/webhooks/rest/outbox?sender={sender}"
+    outbox = urllib.request.Request(
+        f"http://127.0.0.1:{live.rasa_port}/webhooks/rest/outbox?sender={sender}",
+        headers={REST_TOKEN_HEADER: live.stack.rest_token})
     with urllib.request.urlopen(outbox, timeout=10) as r:
         body = json.loads(r.read())
     assert [m["text"] for m in body] == ["在的，请问有什么可以帮您？"]
