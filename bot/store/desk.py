@@ -9,7 +9,8 @@ An `AgentReply` records one decision on a suggested reply, or a reply the agent 
 suggestion, the final text, whether and how much it was edited (characters, Levenshtein), the
 agent, the time, and whether it reached the customer. A client-chosen ``request_key`` makes a
 repeated submit (a double click, a retried request) return the first record instead of sending
-the text twice.
+the text twice. The key belongs to its conversation: it is unique per hand-over and looked up
+only after the agent was found to hold that conversation.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus
 from bot.store.uow import UowFactory
 
 MAX_REPLY_CHARS = 2000
+MAX_REQUEST_KEY_CHARS = 64  # agent_reply.request_key
 _OPEN = [s.value for s in OPEN_HANDOVER_STATUSES]
 
 REASON_LABELS = {
@@ -68,6 +70,14 @@ STATUS_LABELS = {"waiting": "等待接入", "taken": "处理中", "closed": "已
 
 class DeskError(ValueError):
     """A desk action that is not possible now; the message is Chinese, for the agent."""
+
+
+class DeskNotFound(DeskError):
+    """No hand-over has that id."""
+
+
+class DeskForbidden(DeskError):
+    """The conversation is not held by the one asking (and they do not supervise)."""
 
 
 class ReplyDecision(str, Enum):
@@ -112,9 +122,13 @@ class AgentReply(Base):
     """An agent's decision on a suggested reply (or a reply of their own) and its delivery."""
 
     __tablename__ = "agent_reply"
+    __table_args__ = (
+        # A request key means something only within its conversation.
+        UniqueConstraint("handover_id", "request_key", name="uq_agent_reply_handover_key"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
-    request_key: Mapped[str] = Column(String(64), nullable=False, unique=True)
+    request_key: Mapped[str] = Column(String(64), nullable=False)
     handover_id: Mapped[int] = Column(
         Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -259,7 +273,7 @@ def _locked(uow: object, handover_id: int) -> HandoverRequest:
     stmt = select(HandoverRequest).where(HandoverRequest.id == handover_id).with_for_update()
     request = uow.session.execute(stmt).scalar_one_or_none()  # type: ignore[attr-defined]
     if request is None:
-        raise DeskError(f"没有编号为 {handover_id} 的转人工会话")
+        raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
     return request
 
 
@@ -285,7 +299,7 @@ def claim(uow_factory: UowFactory, handover_id: int, agent: str, now: datetime) 
             uow.commit()
         request = uow.session.get(HandoverRequest, handover_id)
         if request is None:
-            raise DeskError(f"没有编号为 {handover_id} 的转人工会话")
+            raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
         uow.session.refresh(request)
         if request.status == HandoverStatus.TAKEN.value and request.assigned_to == agent:
             return _handover_view(request)
@@ -299,7 +313,28 @@ def _held_by(request: HandoverRequest, actor: str, supervisor: bool) -> None:
         raise DeskError("这个会话现在没有人接入" if request.status == HandoverStatus.WAITING.value
                         else "这个会话已交还机器人")
     if request.assigned_to != actor and not supervisor:
-        raise DeskError(f"这个会话由 {request.assigned_to} 接入，您不能操作")
+        raise DeskForbidden(f"这个会话由 {request.assigned_to} 接入，您不能操作")
+
+
+def holder_view(uow_factory: UowFactory, handover_id: int, actor: str,
+                supervisor: bool = False) -> HandoverView:
+    """The hand-over, if `actor` holds it now (a supervisor: any hand-over).
+
+    For what the holder alone may do besides replying, e.g. sending a misread message to the
+    trainers.
+
+    Raises:
+        DeskNotFound: no such hand-over.
+        DeskForbidden: `actor` does not hold it (it is waiting, handed back, or another's).
+    """
+    with uow_factory() as uow:
+        request = uow.session.get(HandoverRequest, handover_id)
+        if request is None:
+            raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
+        if not supervisor and (request.status != HandoverStatus.TAKEN.value
+                               or request.assigned_to != actor):
+            raise DeskForbidden("只有接入这个会话的坐席可以操作")
+        return _handover_view(request)
 
 
 def transfer(uow_factory: UowFactory, handover_id: int, actor: str, to_agent: str,
@@ -405,14 +440,16 @@ def record_reply(
 ) -> tuple[ReplyView, bool]:
     """Record a decision on a suggestion (``final_text`` None = rejected) or a written reply.
 
-    Only the agent holding the conversation may reply. A `request_key` seen before returns the
-    first record and ``False``: the caller must not deliver it again.
+    Only the agent holding the conversation may reply; that is checked first. A `request_key`
+    seen before in this conversation returns the first record and ``False``: the caller must
+    not deliver it again. Keys of other conversations are never looked at.
 
     Raises:
-        DeskError: the conversation is not held by `agent`, or the text is empty or too long.
+        DeskError: the conversation is not held by `agent` (`DeskForbidden` when another holds
+            it), the key was used by another agent, or the text is empty or too long.
     """
     now = as_store_time(now)
-    if not request_key or len(request_key) > 64:
+    if not request_key or len(request_key) > MAX_REQUEST_KEY_CHARS:
         raise DeskError("缺少请求编号")
     if final_text is not None:
         final_text = final_text.strip()
@@ -424,12 +461,11 @@ def record_reply(
         raise DeskError("没有可拒绝的建议")
     decision, distance = _decision(suggested_text, final_text)
     with uow_factory() as uow:
-        seen = uow.session.execute(
-            select(AgentReply).where(AgentReply.request_key == request_key)).scalar_one_or_none()
-        if seen is not None:
-            return _reply_view(seen), False
         request = _locked(uow, handover_id)
         _held_by(request, agent, supervisor=False)
+        seen = _seen(uow, handover_id, request_key, agent)
+        if seen is not None:
+            return seen, False
         reply = AgentReply(
             request_key=request_key, handover_id=handover_id, sender_id=request.sender_id,
             channel=request.channel, agent=agent, suggestion_kind=suggestion_kind,
@@ -446,10 +482,23 @@ def record_reply(
             uow.commit()
         except IntegrityError:
             uow.rollback()  # the same key submitted twice at once: the other one won
-            seen = uow.session.execute(
-                select(AgentReply).where(AgentReply.request_key == request_key)).scalar_one()
-            return _reply_view(seen), False
+            seen = _seen(uow, handover_id, request_key, agent)
+            if seen is None:
+                raise
+            return seen, False
         return _reply_view(reply), True
+
+
+def _seen(uow: object, handover_id: int, request_key: str, agent: str) -> ReplyView | None:
+    """The reply this conversation recorded under `request_key`, if any (only `agent`'s)."""
+    seen = uow.session.execute(  # type: ignore[attr-defined]
+        select(AgentReply).where(AgentReply.handover_id == handover_id,
+                                 AgentReply.request_key == request_key)).scalar_one_or_none()
+    if seen is None:
+        return None
+    if seen.agent != agent:  # the conversation was transferred after that reply
+        raise DeskError("这个请求编号已被另一位坐席使用，请刷新页面后重新提交")
+    return _reply_view(seen)
 
 
 def mark_delivery(uow_factory: UowFactory, reply_id: int, delivered: bool, error: str,

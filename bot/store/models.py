@@ -227,6 +227,9 @@ class WorkOrder(Base):
     description: Mapped[str] = Column(Text, nullable=False, default="")
     priority: Mapped[str] = Column(String(16), nullable=False, default=Priority.NORMAL.value)
     assigned_unit: Mapped[str | None] = Column(String(128), nullable=True)
+    # The agent (username) handling the order: whoever started it first (see
+    # bot.store.workorders for who may act on an order).
+    assigned_to: Mapped[str | None] = Column(String(64), nullable=True)
     county: Mapped[str | None] = Column(String(64), nullable=True)
     status: Mapped[str] = Column(String(16), nullable=False, default=WorkOrderStatus.NEW.value)
     opened_at: Mapped[datetime] = Column(DateTime, nullable=False)

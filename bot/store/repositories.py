@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.models import (
     HandoverRequest,
@@ -122,6 +123,22 @@ class WorkOrderRepository:
         if lock:
             stmt = stmt.with_for_update()
         return self.session.execute(stmt).scalar_one_or_none()
+
+    def take(self, order: WorkOrder, username: str) -> bool:
+        """Make `username` the order's holder if nobody holds it; False if someone does.
+
+        A conditional update, so that of two agents taking the same order at once exactly one
+        wins also where row locks are not available (SQLite).
+        """
+        result = self.session.execute(
+            update(WorkOrder)
+            .where(WorkOrder.id == order.id, WorkOrder.assigned_to.is_(None))
+            .values(assigned_to=username)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return False
+        set_committed_value(order, "assigned_to", username)
+        return True
 
     def open_for_mail(self, mail_number: str, category: str) -> WorkOrder | None:
         """The open order for this mail and category, if any."""

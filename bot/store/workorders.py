@@ -3,6 +3,20 @@
 Plain functions over a unit-of-work factory, like `bot.store.services`. Deadlines come from a
 deadline policy (`bot.workorders.policy.DeadlinePolicy`); remaining time and overdue state are
 computed from it whenever an order is read, never stored.
+
+Who may act on an order from the workbench (an actor given as `Staff`; the bot, imports and
+the seed act under a plain name and are not limited):
+
+* an agent takes an order by starting it: an order nobody holds becomes theirs
+  (``assigned_to``); one held by another agent is refused;
+* only the agent holding an order, or a supervisor, records feedback, the callback or the
+  responsibility, and closes it;
+* an order is closed after its feedback (``answered_at``); a supervisor may close one without
+  feedback only with a written reason, which the history keeps;
+* only a supervisor reopens an order: reopening clears the feedback and gives a fresh
+  deadline, which the timeliness and first-contact figures read.
+
+Refusals of these rules raise `WorkOrderForbidden`; nothing is written.
 """
 from __future__ import annotations
 
@@ -64,6 +78,30 @@ class WorkOrderNotFound(WorkOrderError):
     """No work order has that number."""
 
 
+class WorkOrderForbidden(WorkOrderError):
+    """The actor may not take this step on this order (not theirs, or a supervisor's step)."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A person acting on orders from the workbench: the reach rules apply to them.
+
+    Attributes:
+        username: the account, written to the history and to ``assigned_to``.
+        supervisor: supervisors (and admins) may act on any order, close one without
+            feedback (with a reason) and reopen.
+    """
+
+    username: str
+    supervisor: bool = False
+
+
+def actor_name(actor: Staff | str) -> str:
+    """The name written to the history (a `Staff` member's username, or a system name such as
+    "bot" or "import:12345")."""
+    return actor.username if isinstance(actor, Staff) else actor
+
+
 @dataclass(frozen=True)
 class HistoryLine:
     """One line of a work order's history."""
@@ -93,6 +131,7 @@ class WorkOrderView:
     description: str
     priority: Priority
     assigned_unit: str | None
+    assigned_to: str | None
     county: str | None
     status: WorkOrderStatus
     opened_at: datetime
@@ -210,6 +249,7 @@ def _view(order: WorkOrder, rules: DeadlineRules, now: datetime) -> WorkOrderVie
         description=order.description,
         priority=Priority(order.priority),
         assigned_unit=order.assigned_unit,
+        assigned_to=order.assigned_to,
         county=order.county,
         status=status,
         opened_at=order.opened_at,
@@ -385,34 +425,85 @@ def list_work_orders(uow_factory: UowFactory, rules: DeadlineRules, now: datetim
     return sorted(views, key=lambda v: (not v.overdue, not v.is_open, v.deadline))
 
 
+# The steps an agent may take only on an order they hold (start takes an unheld one).
+_HOLDER_STEPS = frozenset({"feedback", "callback", "responsibility", "close"})
+
+
+def _check_reach(order: WorkOrder, actor: Staff | str, step: str) -> None:
+    """Refuse a step the actor may not take on this order (see the module docstring)."""
+    if not isinstance(actor, Staff) or actor.supervisor:
+        return
+    holder = order.assigned_to
+    if step == "reopen":
+        raise WorkOrderForbidden("只有主管可以重新打开工单（重新打开会清除反馈并重新计时）")
+    if step == "start":
+        if holder not in (None, actor.username):
+            raise WorkOrderForbidden(f"工单 {order.number} 已由 {holder} 负责处理，您不能接手")
+        return
+    if step in _HOLDER_STEPS and holder != actor.username:
+        if holder is None:
+            raise WorkOrderForbidden(f"工单 {order.number} 还没有人负责：请先点“开始处理”接手")
+        raise WorkOrderForbidden(f"工单 {order.number} 由 {holder} 负责处理，您不能操作")
+    if step not in _HOLDER_STEPS:
+        raise WorkOrderForbidden("您不能进行这项操作")
+
+
 def _change(
-    uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime, actor: str,
-    to: WorkOrderStatus | None, action: str, detail: str,
-    apply: Callable[[WorkOrder, datetime], None] | None = None,
+    uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
+    actor: Staff | str, to: WorkOrderStatus | Callable[[WorkOrder], WorkOrderStatus | None] | None,
+    action: str, detail: str, apply: Callable[[WorkOrder, datetime], None] | None = None, *,
+    step: str, check: Callable[[WorkOrder], str | None] | None = None, take: bool = False,
 ) -> WorkOrderView:
+    """Take one step on an order under a row lock: reach, the transition, `check`, `apply`.
+
+    `to` is the new status (a function of the locked order, or None to keep it); `check` may
+    refuse (raise) or return the history detail to write instead of `detail`; with `take`, a
+    `Staff` actor becomes the holder of an order nobody holds.
+    """
     now = as_store_time(now)
     with uow_factory() as uow:
         order = _order(uow, number, lock=True)
-        if to is not None:
+        _check_reach(order, actor, step)
+        target = to(order) if callable(to) else to
+        if target is not None:
             current = WorkOrderStatus(order.status)
-            if to not in TRANSITIONS[current]:
-                raise WorkOrderError(f"工单 {number} 当前为“{current.label}”，不能改为“{to.label}”")
-            order.status = to.value
+            if target not in TRANSITIONS[current]:
+                raise WorkOrderError(
+                    f"工单 {number} 当前为“{current.label}”，不能改为“{target.label}”")
+        if check is not None:
+            detail = check(order) or detail
+        if take and isinstance(actor, Staff) and order.assigned_to is None:
+            if not uow.work_orders.take(order, actor.username):  # another agent was quicker
+                raise WorkOrderForbidden(f"工单 {number} 刚被其他坐席接手，请刷新页面")
+        if target is not None:
+            order.status = target.value
         if apply is not None:
             apply(order, now)
-        uow.work_orders.log(order, now, actor, action, detail)
+        uow.work_orders.log(order, now, actor_name(actor), action, detail)
         uow.commit()
         return _view(order, rules, now)
 
 
 def start_work(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
-               actor: str, note: str = "") -> WorkOrderView:
-    """An agent takes the order in hand (new/reopened/answered → in progress)."""
-    return _change(uow_factory, rules, number, now, actor, S.IN_PROGRESS, "in_progress", note)
+               actor: Staff | str, note: str = "") -> WorkOrderView:
+    """Take the order in hand (new/reopened/answered → in progress).
+
+    A `Staff` member starting an order nobody holds takes it (``assigned_to``); an order in
+    progress that nobody holds (from before orders had holders) is taken without a change of
+    status.
+    """
+
+    def to(order: WorkOrder) -> WorkOrderStatus | None:
+        takes_over = (isinstance(actor, Staff) and order.assigned_to is None
+                      and order.status == S.IN_PROGRESS.value)
+        return None if takes_over else S.IN_PROGRESS
+
+    return _change(uow_factory, rules, number, now, actor, to, "in_progress", note,
+                   step="start", take=True)
 
 
 def record_feedback(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
-                    actor: str, text: str) -> WorkOrderView:
+                    actor: Staff | str, text: str) -> WorkOrderView:
     """The customer was given the feedback `text`; the first feedback stops the clock."""
     if not text.strip():
         raise WorkOrderError("反馈内容不能为空")
@@ -420,22 +511,25 @@ def record_feedback(uow_factory: UowFactory, rules: DeadlineRules, number: str, 
         if order.answered_at is None:
             order.answered_at = at
 
-    return _change(uow_factory, rules, number, now, actor, S.ANSWERED, "feedback", text, apply)
+    return _change(uow_factory, rules, number, now, actor, S.ANSWERED, "feedback", text, apply,
+                   step="feedback")
 
 
 def record_callback(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
-                    actor: str, satisfied: bool, note: str = "") -> WorkOrderView:
+                    actor: Staff | str, satisfied: bool, note: str = "") -> WorkOrderView:
     """The callback (回访) was made; the customer is satisfied or not."""
 
     def apply(order: WorkOrder, _at: datetime) -> None:
         order.callback_satisfied = satisfied
 
     detail = ("满意" if satisfied else "不满意") + (f"：{note}" if note else "")
-    return _change(uow_factory, rules, number, now, actor, S.CALLED_BACK, "callback", detail, apply)
+    return _change(uow_factory, rules, number, now, actor, S.CALLED_BACK, "callback", detail, apply,
+                   step="callback")
 
 
 def decide_responsibility(uow_factory: UowFactory, rules: DeadlineRules, number: str,
-                          now: datetime, actor: str, unit: str, note: str = "") -> WorkOrderView:
+                          now: datetime, actor: Staff | str, unit: str,
+                          note: str = "") -> WorkOrderView:
     """Record the unit held responsible (判责), confirmed or changed by an agent."""
     if not unit.strip():
         raise WorkOrderError("责任单位不能为空")
@@ -444,21 +538,45 @@ def decide_responsibility(uow_factory: UowFactory, rules: DeadlineRules, number:
         order.responsible_unit = unit.strip()
 
     detail = unit.strip() + (f"：{note}" if note else "")
-    return _change(uow_factory, rules, number, now, actor, None, "responsibility", detail, apply)
+    return _change(uow_factory, rules, number, now, actor, None, "responsibility", detail, apply,
+                   step="responsibility")
+
+
+# How the history marks a close without feedback (a supervisor's decision, with the reason).
+UNANSWERED_CLOSE = "未反馈客户即结案（主管决定），理由："
 
 
 def close_work_order(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
-                     actor: str, note: str = "") -> WorkOrderView:
-    """Close the order (结案)."""
+                     actor: Staff | str, note: str = "") -> WorkOrderView:
+    """Close the order (结案).
+
+    A `Staff` member closes only an order whose feedback was recorded; a supervisor may close
+    one without feedback when `note` gives the reason (the history says so).
+    """
+    def check(order: WorkOrder) -> str | None:
+        if order.answered_at is not None or not isinstance(actor, Staff):
+            return None
+        if not actor.supervisor:
+            raise WorkOrderForbidden(
+                "工单还没有反馈客户，不能结案：请先提交反馈。确需未反馈结案的，由主管填写理由后结案")
+        if not note.strip():
+            raise WorkOrderError("工单还没有反馈客户：未反馈结案必须填写理由")
+        return UNANSWERED_CLOSE + note.strip()
+
     def apply(order: WorkOrder, at: datetime) -> None:
         order.closed_at = at
 
-    return _change(uow_factory, rules, number, now, actor, S.CLOSED, "closed", note, apply)
+    return _change(uow_factory, rules, number, now, actor, S.CLOSED, "closed", note, apply,
+                   step="close", check=check)
 
 
 def reopen_work_order(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
-                      actor: str, reason: str) -> WorkOrderView:
-    """Reopen an answered or closed order; it gets a fresh deadline from now."""
+                      actor: Staff | str, reason: str) -> WorkOrderView:
+    """Reopen an answered or closed order; it gets a fresh deadline from now.
+
+    From the workbench only a supervisor may (`Staff` with ``supervisor``); the order stays
+    with the agent who held it.
+    """
     if not reason.strip():
         raise WorkOrderError("重新打开工单需要说明原因")
     def apply(order: WorkOrder, at: datetime) -> None:
@@ -467,7 +585,8 @@ def reopen_work_order(uow_factory: UowFactory, rules: DeadlineRules, number: str
         order.callback_satisfied = None
         order.deadline = rules.deadline(order.channel, at, order.assigned_unit)
 
-    return _change(uow_factory, rules, number, now, actor, S.REOPENED, "reopened", reason, apply)
+    return _change(uow_factory, rules, number, now, actor, S.REOPENED, "reopened", reason, apply,
+                   step="reopen")
 
 
 def raise_priority(uow_factory: UowFactory, rules: DeadlineRules, number: str, now: datetime,
@@ -479,7 +598,8 @@ def raise_priority(uow_factory: UowFactory, rules: DeadlineRules, number: str, n
             order.priority = Priority(priority).value
 
     detail = f"{Priority(priority).label}：{reason}"
-    return _change(uow_factory, rules, number, now, actor, None, "priority", detail, apply)
+    return _change(uow_factory, rules, number, now, actor, None, "priority", detail, apply,
+                   step="priority")
 
 
 def book_pickup(

@@ -8,8 +8,10 @@ from typing import AsyncIterator, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.store.accounts import LoginPolicy
 from bot.store.uow import UowFactory
 from bot.workbench import (
+    accounts_views,
     conversations,
     models_views,
     orders,
@@ -20,9 +22,11 @@ from bot.workbench import (
 from bot.workbench.auth import (
     AUTH,
     FORBIDDEN,
+    LOGIN_GUARD,
     UOWS,
     AuthConfig,
     Handler,
+    LoginGuard,
     SessionStore,
     check_routes,
     csrf_middleware,
@@ -65,10 +69,10 @@ def setup_routes(app: web.Application) -> None:
     """Every route of the workbench (each part adds its own in its module's `setup_routes`)."""
     app.router.add_get("/static/{name}", views.static_file, name="static")
     app.router.add_get("/login", views.login_page, name="login")
-    app.router.add_post("/login", views.login)
     app.router.add_post("/logout", views.logout, name="logout")
     app.router.add_get("/", views.home, name="home")
     app.router.add_get("/api/me", views.api_me, name="api_me")
+    accounts_views.setup_routes(app)  # POST /login (counted failures) and /admin/users
     orders.setup_routes(app)
     conversations.setup_routes(app)
     reports_views.setup_routes(app)
@@ -110,6 +114,7 @@ def create_app(
     uow_factory: UowFactory | None = None,
     *,
     sessions: SessionStore | None = None,
+    login_guard: LoginGuard | None = None,
 ) -> web.Application:
     """Build the workbench application.
 
@@ -118,17 +123,26 @@ def create_app(
             ``Secure`` to the session cookie.
         uow_factory: the store to use; None opens ``settings.database_url`` on startup
             (migrating it to the newest schema) and closes it on cleanup.
-        sessions: the session store (tests pass one with a fake clock).
+        sessions: the session store (tests pass one with a fake clock); by default one whose
+            sessions end ``settings.session_max_hours`` after login.
+        login_guard: counts failed logins (tests pass one with a pinned clock); by default
+            ``settings.login_max_failures`` and ``settings.login_lockout_minutes`` apply.
 
     Returns:
         The application, ready for ``web.run_app`` or a test server.
     """
-    app = web.Application(middlewares=[security_headers, session_middleware, csrf_middleware])
+    # Every request body is bounded (aiohttp answers 413 beyond it); JSON bodies much tighter
+    # (`views.json_body`).
+    app = web.Application(middlewares=[security_headers, session_middleware, csrf_middleware],
+                          client_max_size=views.MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     app[AUTH] = AuthConfig(
-        sessions=sessions if sessions is not None else SessionStore(),
+        sessions=sessions if sessions is not None
+        else SessionStore(max_age=settings.session_max_hours * 3600.0),
         secure_cookies=settings.workbench_secure_cookies,
     )
+    app[LOGIN_GUARD] = (login_guard if login_guard is not None
+                        else LoginGuard(LoginPolicy.from_settings(settings)))
     app[views.TEMPLATES] = views.make_templates()
     app[FORBIDDEN] = views.render_forbidden
     if uow_factory is not None:

@@ -7,9 +7,14 @@
   and the record of what the agent decided; live over ``/api/conversations/{id}/stream``.
 
 While an agent holds a conversation the bot is paused for that customer (Rasa ``pause`` event);
-handing back resumes it. An agent's reply is recorded first (`bot.store.desk.record_reply`,
-idempotent per request key), then written to the tracker and delivered through the
-conversation's channel (`bot.workbench.delivery`).
+handing back resumes it. An agent's reply is recorded first (`bot.store.desk.record_reply`:
+only by the holder, idempotent per conversation and request key), then written to the tracker
+and delivered through the conversation's channel (`bot.workbench.delivery`). Only the holder
+sends a misread message to the trainers.
+
+Ids in paths and JSON bodies are checked by `bot.workbench.views` (`path_id`, `json_body`,
+`text_field`): a malformed or out-of-range id is a 404; a body too large or too deep, or a
+field over its limit, a 400 with the reason.
 
 Agents see what customers wrote as written; other roles see phones and ID numbers masked.
 """
@@ -36,7 +41,8 @@ from bot.workbench.delivery import Deliverer
 from bot.workbench.privacy import sees_personal_data, shown_phone, shown_text
 from bot.workbench.rasa_client import RasaClient, RasaUnavailable
 from bot.workbench.suggest import LatestMessage, suggest
-from bot.workbench.views import _in_thread, render
+from bot.workbench.views import _in_thread, json_body, path_id, render, text_field
+from bot.workbench.views import json_error as _error
 
 logger = logging.getLogger(__name__)
 
@@ -220,27 +226,15 @@ async def queue_stream(request: web.Request) -> web.StreamResponse:
         return await _event_stream(request, produce, wait)
 
 
+# Limits of the fields the conversation API accepts (longer ones are refused with 400).
+MAX_USERNAME_CHARS = 64
+MAX_KIND_CHARS = 32         # agent_reply.suggestion_kind
+MAX_SUGGESTED_CHARS = 4000  # the drafts of bot.workbench.suggest are far shorter
+MAX_INTENT_CHARS = 64
+
+
 def _handover_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
-def _error(message: str, status: int) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text='{"error": "请求内容不是 JSON"}',
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "请求内容必须是 JSON 对象"}',
-                                 content_type="application/json")
-    return body
+    return path_id(request)
 
 
 async def _after_change(request: web.Request, view: desk.HandoverView) -> web.Response:
@@ -278,6 +272,8 @@ async def _desk_step(request: web.Request, step: Callable[..., desk.HandoverView
     try:
         view = await _in_thread(step, request.app[UOWS], _handover_id(request), account.username,
                                 *args, local_now(), _is_supervisor(account))
+    except desk.DeskNotFound as exc:
+        return _error(str(exc), 404)
     except desk.DeskError as exc:
         return _error(str(exc), 409)
     return await _after_change(request, view)
@@ -286,8 +282,8 @@ async def _desk_step(request: web.Request, step: Callable[..., desk.HandoverView
 @require_role(*_DESK_ROLES)
 async def transfer(request: web.Request) -> web.StreamResponse:
     """POST /api/handovers/{id}/transfer {"to": username}: give it to another agent."""
-    target = (await _json_body(request)).get("to")
-    if not isinstance(target, str) or not target.strip():
+    target = text_field(await json_body(request), "to", MAX_USERNAME_CHARS, "坐席用户名")
+    if target is None or not target.strip():
         return _error("请选择要转给的坐席", 400)
     return await _desk_step(request, desk.transfer, target)
 
@@ -529,16 +525,21 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     """
     account = current_account(request)
     assert account is not None
-    body = await _json_body(request)
-    fields = {k: body.get(k) for k in ("request_key", "suggestion_kind", "suggested_text",
-                                       "final_text")}
-    if any(v is not None and not isinstance(v, str) for v in fields.values()):
-        return _error("字段必须是文字", 400)
-    uows, handover_id = request.app[UOWS], _handover_id(request)
+    handover_id = _handover_id(request)
+    body = await json_body(request)
+    fields = {
+        "request_key": text_field(body, "request_key", desk.MAX_REQUEST_KEY_CHARS, "请求编号"),
+        "suggestion_kind": text_field(body, "suggestion_kind", MAX_KIND_CHARS, "建议类型"),
+        "suggested_text": text_field(body, "suggested_text", MAX_SUGGESTED_CHARS, "建议内容"),
+        "final_text": text_field(body, "final_text", desk.MAX_REPLY_CHARS, "回复内容"),
+    }
+    uows = request.app[UOWS]
     try:
         reply, created = await _in_thread(
             lambda: desk.record_reply(uows, handover_id=handover_id, agent=account.username,
                                       now=local_now(), **fields))
+    except desk.DeskNotFound as exc:
+        return _error(str(exc), 404)
     except desk.DeskError as exc:
         return _error(str(exc), 409)
     retry = not created and reply.final_text and reply.delivery == desk.Delivery.FAILED.value
@@ -552,21 +553,28 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
 async def post_correction(request: web.Request) -> web.StreamResponse:
     """POST /api/conversations/{id}/corrections {"ts": event timestamp, "intent": name}.
 
-    The agent says the bot misread one of the customer's messages: it goes to the trainers'
-    inbox with the agent's intent. The message itself is read from the tracker, not taken from
-    the request.
+    The agent holding the conversation says the bot misread one of the customer's messages: it
+    goes to the trainers' inbox with the agent's intent. The message itself is read from the
+    tracker, not taken from the request. Anyone else is refused (403), before the tracker is
+    read; an admin, like a supervisor at the desk, may correct any conversation.
     """
     from bot.trainer.inbox import TrainerError, record_correction
 
     account = current_account(request)
     assert account is not None
-    body = await _json_body(request)
-    ts, intent = body.get("ts"), body.get("intent")
-    if not isinstance(ts, (int, float)) or not isinstance(intent, str) or not intent:
+    handover_id = _handover_id(request)
+    body = await json_body(request)
+    ts = body.get("ts")
+    intent = text_field(body, "intent", MAX_INTENT_CHARS, "意图")
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not intent:
         return _error("请选择消息和正确的意图", 400)
-    view = await _in_thread(desk.get_handover, request.app[UOWS], _handover_id(request))
-    if view is None:
+    try:
+        view = await _in_thread(desk.holder_view, request.app[UOWS], handover_id,
+                                account.username, _is_supervisor(account))
+    except desk.DeskNotFound:
         return _error("没有这个转人工会话", 404)
+    except desk.DeskForbidden:
+        return _error("只有接入这个会话的坐席可以纠正机器人的理解", 403)
     try:
         tracker = await request.app[RASA].tracker(view.sender_id)
     except RasaUnavailable:

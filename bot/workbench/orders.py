@@ -6,9 +6,17 @@
 * ``GET /orders/{number}``: fields, countdown, history, the mail's tracking trail, the
   responsibility suggestion and the drafted feedback and callback script, with a form per action.
 * ``POST /orders/{number}/{start,feedback,callback,responsibility,close,reopen}``: calls the
-  `bot.store.workorders` service with the account's username as actor (the service writes the
-  history), then redirects (303) to the detail page with a message; a request the rules refuse
-  re-renders the page with the service's Chinese message (409) and changes nothing.
+  `bot.store.workorders` service with the account as actor (`wo.Staff`; the service writes the
+  history), then redirects (303) to the detail page with a message. A request the rules refuse
+  re-renders the page with the service's Chinese message and changes nothing: 403 when the
+  account may not take that step on that order (see below), 409 when the order's state does
+  not allow it, 400 when a field is too long; a malformed number is a 404 like an unknown one.
+
+Who may act (enforced by `bot.store.workorders`): an agent starts an order nobody holds and it
+becomes theirs; only the agent holding an order, or a supervisor (or admin), gives feedback,
+records the callback and the responsibility, and closes it; an order without feedback is
+closed only by a supervisor who writes the reason; only a supervisor reopens. The page offers
+only the forms the account may use.
 
 Agents see phone numbers and what customers wrote as it is; other roles see them masked
 (`bot.workbench.privacy`). Templates escape everything.
@@ -16,6 +24,7 @@ Agents see phone numbers and what customers wrote as it is; other roles see them
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -45,6 +54,17 @@ CLOCK = web.AppKey("postdesk.orders.clock", Callable[[], datetime])
 LIST_LIMIT = 200
 SUMMARY_CHARS = 40
 S = WorkOrderStatus
+
+# Work-order numbers as `bot.store.workorders` makes them (GD + date + id), at most the column.
+_NUMBER = re.compile(r"GD[0-9]{13,22}", re.IGNORECASE)
+# The most characters each action field may have, and its name in the error.
+FIELD_LIMITS: dict[str, tuple[int, str]] = {
+    "text": (2000, "反馈内容"),
+    "note": (2000, "说明"),
+    "reason": (500, "原因"),
+    "unit": (128, "责任单位"),  # work_order.responsible_unit
+    "result": (16, "回访结果"),
+}
 
 ACTION_LABELS: dict[str, str] = {
     "created": "创建工单",
@@ -93,6 +113,16 @@ def _account(request: web.Request) -> AccountView:
     account = current_account(request)
     assert account is not None  # require_role let the request through
     return account
+
+
+def is_supervisor(account: AccountView) -> bool:
+    """Supervisors and admins act on any order."""
+    return account.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def staff(account: AccountView) -> wo.Staff:
+    """The account as the work-order services see it."""
+    return wo.Staff(account.username, supervisor=is_supervisor(account))
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -163,6 +193,7 @@ class OrderRow:
     deadline: datetime
     answered_at: datetime | None
     overdue: bool
+    assigned_to: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -184,6 +215,7 @@ def _row(order: WorkOrder, now: datetime) -> OrderRow:
         deadline=order.deadline,
         answered_at=order.answered_at,
         overdue=wo.is_overdue(status, order.answered_at, order.deadline, now),
+        assigned_to=order.assigned_to,
     )
 
 
@@ -314,6 +346,7 @@ async def orders_api(request: web.Request) -> web.StreamResponse:
             "deadline": iso(row.deadline),
             "answered_at": iso(row.answered_at) if row.answered_at else None,
             "overdue": row.overdue,
+            "assigned_to": row.assigned_to,
         })
     return web.json_response({"server_time": iso(now), "total": found.total,
                               "limit": LIST_LIMIT, "orders": orders})
@@ -337,17 +370,34 @@ def order_detail(uows: UowFactory, rules: DeadlinePolicy, number: str, now: date
     return OrderDetail(followup, wo.mail_facts(uows, mail_number) if mail_number else None)
 
 
-def _allowed(status: WorkOrderStatus) -> dict[str, bool]:
-    """Which action forms the page offers (the services check again)."""
-    nxt = wo.TRANSITIONS[status]
+def _allowed(order: wo.WorkOrderView, account: AccountView) -> dict[str, bool]:
+    """Which action forms the page offers this account (the services check again)."""
+    nxt = wo.TRANSITIONS[order.status]
+    supervisor = is_supervisor(account)
+    holds = order.assigned_to == account.username
+    acts = supervisor or holds
+    take_over = order.assigned_to is None and order.status is S.IN_PROGRESS
     return {
-        "start": S.IN_PROGRESS in nxt,
-        "feedback": S.ANSWERED in nxt,
-        "callback": S.CALLED_BACK in nxt,
-        "responsibility": True,
-        "close": S.CLOSED in nxt,
-        "reopen": S.REOPENED in nxt,
+        "start": (S.IN_PROGRESS in nxt or take_over) and (acts or order.assigned_to is None),
+        "feedback": acts and S.ANSWERED in nxt,
+        "callback": acts and S.CALLED_BACK in nxt,
+        "responsibility": acts,
+        "close": acts and S.CLOSED in nxt and (supervisor or order.answered_at is not None),
+        "reopen": supervisor and S.REOPENED in nxt,
     }
+
+
+def _reach_note(order: wo.WorkOrderView, account: AccountView) -> str | None:
+    """Why the page offers this account fewer actions than the order's state allows."""
+    if is_supervisor(account) or order.status is S.CLOSED:
+        return None
+    if order.assigned_to is None:
+        return "此工单还没有人负责：点“开始处理”接手后即由您负责。"
+    if order.assigned_to != account.username:
+        return f"此工单由 {order.assigned_to} 负责处理，您只能查看。"
+    if order.answered_at is None and S.CLOSED in wo.TRANSITIONS[order.status]:
+        return "提交反馈后才能结案。"
+    return None
 
 
 def _mail_context(account: AccountView, mail: MailFacts | None) -> dict[str, Any] | None:
@@ -401,7 +451,9 @@ def _detail_context(account: AccountView, detail: OrderDetail, now: datetime) ->
             "callback_script": shown_text(account, drafts.callback_script),
             "responsibility_note": shown_text(account, drafts.responsibility_note),
         },
-        "allowed": _allowed(order.status),
+        "allowed": _allowed(order, account),
+        "reach_note": _reach_note(order, account),
+        "close_needs_reason": order.answered_at is None,
         "when": when,
         "server_time": iso(now),
     }
@@ -432,10 +484,23 @@ async def _detail_page(request: web.Request, number: str, *, status: int = 200,
     return render(request, "order.html", context, status=status)
 
 
+def _number(request: web.Request) -> str | None:
+    """The order number in the path, or None when it cannot be one."""
+    number = request.match_info["number"]
+    return number if _NUMBER.fullmatch(number) else None
+
+
+def _missing(request: web.Request) -> web.Response:
+    return _not_found(request, request.match_info["number"][:SUMMARY_CHARS])
+
+
 @require_role(Role.AGENT, Role.SUPERVISOR)
 async def order_page(request: web.Request) -> web.StreamResponse:
     """GET /orders/{number}: the order, its history, trail, suggestion, drafts and actions."""
-    return await _detail_page(request, request.match_info["number"])
+    number = _number(request)
+    if number is None:
+        return _missing(request)
+    return await _detail_page(request, number)
 
 
 # --- actions -----------------------------------------------------------------------------------
@@ -446,20 +511,42 @@ def _field(form: Mapping[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _too_long(form: Mapping[str, Any]) -> str | None:
+    """The error for the first field over its limit, or None."""
+    for name, (limit, label) in FIELD_LIMITS.items():
+        if len(_field(form, name)) > limit:
+            return f"{label}太长（最多 {limit} 字），未保存。"
+    return None
+
+
+async def _refuse(request: web.Request, number: str, done: str, status: int,
+                  error: str) -> web.Response:
+    """The detail page again with `error`, keeping what was typed in the refused form."""
+    form = await request.post()
+    values = {key: _field(form, key)[:FIELD_LIMITS.get(key, (2000, ""))[0]]
+              for key in form if key != "csrf_token"}
+    return await _detail_page(request, number, status=status, error=error, failed=done,
+                              values=values)
+
+
 async def _perform(request: web.Request, done: str, service: Callable[..., wo.WorkOrderView],
                    *args: Any) -> web.StreamResponse:
     """Run one service call as the logged-in account and answer with a redirect or the error."""
-    number = request.match_info["number"]
+    number = _number(request)
+    if number is None:
+        return _missing(request)
+    too_long = _too_long(await request.post())
+    if too_long is not None:
+        return await _refuse(request, number, done, 400, too_long)
     try:
         view = await _in_thread(service, request.app[UOWS], _policy(request), number,
-                                _now(request), _account(request).username, *args)
+                                _now(request), staff(_account(request)), *args)
     except wo.WorkOrderNotFound:
         return _not_found(request, number)
+    except wo.WorkOrderForbidden as exc:
+        return await _refuse(request, number, done, 403, str(exc))
     except wo.WorkOrderError as exc:
-        form = await request.post()
-        values = {key: _field(form, key) for key in form if key != "csrf_token"}
-        return await _detail_page(request, number, status=409, error=str(exc), failed=done,
-                                  values=values)
+        return await _refuse(request, number, done, 409, str(exc))
     return redirect(f"/orders/{quote(view.number)}?done={done}")
 
 
@@ -482,11 +569,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
     """POST /orders/{number}/callback: the callback result (``result`` satisfied/unsatisfied)."""
     form = await request.post()
     result = _field(form, "result")
-    if result not in ("satisfied", "unsatisfied"):
-        values = {key: _field(form, key) for key in form if key != "csrf_token"}
-        return await _detail_page(request, request.match_info["number"], status=400,
-                                  error="请选择回访结果：满意或不满意。", failed="callback",
-                                  values=values)
+    number = _number(request)
+    if number is not None and result not in ("satisfied", "unsatisfied"):
+        return await _refuse(request, number, "callback", 400, "请选择回访结果：满意或不满意。")
     return await _perform(request, "callback", wo.record_callback, result == "satisfied",
                           _field(form, "note").strip())
 
@@ -501,7 +586,8 @@ async def responsibility(request: web.Request) -> web.StreamResponse:
 
 @require_role(Role.AGENT, Role.SUPERVISOR)
 async def close(request: web.Request) -> web.StreamResponse:
-    """POST /orders/{number}/close: close the order (结案)."""
+    """POST /orders/{number}/close: close the order (结案); ``note`` is the reason a supervisor
+    gives for closing without feedback."""
     form = await request.post()
     return await _perform(request, "close", wo.close_work_order, _field(form, "note").strip())
 

@@ -7,6 +7,10 @@
   entity}]}`` and ``POST /api/trainer/candidates/{id}/discard``.
 * ``POST /api/trainer/export``: regenerate ``data/nlu/reviewed_<topic>.yml``; answers the summary.
 
+A candidate id that is not a positive integer within the store's range is a 404; a JSON body
+too large or too deep, an intent over `MAX_INTENT_CHARS` or more than `MAX_ENTITY_SPANS`
+spans, a 400 (`bot.workbench.views.json_body`).
+
 Trainers see what customers wrote with phones and ID numbers masked, every character in its
 place, so the offsets of an entity marked on the page are the offsets in the stored text.
 """
@@ -28,13 +32,24 @@ from bot.store.accounts import Role
 from bot.trainer import export as exporter
 from bot.trainer import inbox
 from bot.workbench.auth import UOWS, current_account, require_role
-from bot.workbench.views import _in_thread, render
+from bot.workbench.views import (
+    BadInput,
+    _in_thread,
+    json_body,
+    json_error,
+    path_id,
+    render,
+    text_field,
+)
 
 logger = logging.getLogger(__name__)
 
 COLLECT_EVERY_S = 30.0
 COLLECT_WINDOW = timedelta(days=30)  # how far back a first collect looks
 PAGE_LIMIT = 200
+# Limits of an annotation (longer ones are refused with 400 before the inbox looks at them).
+MAX_INTENT_CHARS = 64
+MAX_ENTITY_SPANS = 50
 
 # 中文 names of the intents (../shared/nlu-taxonomy.md), shown next to the intent names.
 INTENT_LABELS = {
@@ -255,28 +270,8 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     })
 
 
-def _candidate_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
-def _error(message: str, status: int) -> web.Response:
-    return web.json_response({"error": message}, status=status,
-                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
 def _ok(payload: dict[str, Any]) -> web.Response:
     return web.json_response(payload, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
-async def _json_body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
 @require_role(Role.TRAINER)
@@ -284,19 +279,21 @@ async def annotate(request: web.Request) -> web.StreamResponse:
     """POST /api/trainer/candidates/{id}/annotate: store the intent and entity spans."""
     account = current_account(request)
     assert account is not None
-    body = await _json_body(request)
-    if body is None:
-        return _error("请求内容必须是 JSON 对象", 400)
+    candidate_id = path_id(request)
+    body = await json_body(request)
+    intent = text_field(body, "intent", MAX_INTENT_CHARS, "意图")
+    entities = body.get("entities", [])
+    if isinstance(entities, list) and len(entities) > MAX_ENTITY_SPANS:
+        raise BadInput(f"实体标注太多（最多 {MAX_ENTITY_SPANS} 个）")
     paths = request.app[TRAINER_PATHS]
-    candidate_id = _candidate_id(request)
     try:
         view = await _in_thread(lambda: inbox.annotate(
-            request.app[UOWS], candidate_id, body.get("intent"), body.get("entities", []),
+            request.app[UOWS], candidate_id, intent, entities,
             account.username, local_now(), domain_path=paths.domain_path))
     except inbox.CandidateNotFound as exc:
-        return _error(str(exc), 404)
+        return json_error(str(exc), 404)
     except inbox.TrainerError as exc:
-        return _error(str(exc), 400)
+        return json_error(str(exc), 400)
     return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 
 
@@ -306,10 +303,10 @@ async def discard(request: web.Request) -> web.StreamResponse:
     account = current_account(request)
     assert account is not None
     try:
-        view = await _in_thread(inbox.discard, request.app[UOWS], _candidate_id(request),
+        view = await _in_thread(inbox.discard, request.app[UOWS], path_id(request),
                                 account.username, local_now())
     except inbox.CandidateNotFound as exc:
-        return _error(str(exc), 404)
+        return json_error(str(exc), 404)
     return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 
 
@@ -326,7 +323,7 @@ async def run_export(request: web.Request) -> web.StreamResponse:
                 domain_path=paths.domain_path))
         except (OSError, ValueError) as exc:
             logger.exception("export of the reviewed annotations failed")
-            return _error(f"导出失败：{exc}", 500)
+            return json_error(f"导出失败：{exc}", 500)
     return _ok({"export": result.as_dict()})
 
 

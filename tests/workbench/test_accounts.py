@@ -271,7 +271,8 @@ def test_the_seed_creates_demo_accounts_only_with_demo(
 def test_the_makefile_seeds_demo_accounts_for_make_run_only() -> None:
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert "run: SEED_FLAGS = --refresh --demo\n" in makefile
-    assert makefile.count("--demo") == 1
+    # The only other --demo is the launcher's, which only names the demo users in its banner.
+    assert makefile.count("--demo") == 2 and "bot.launcher --demo\n" in makefile
 
 
 def test_demo_accounts_are_seeded_once_one_per_role(uows: UowFactory) -> None:

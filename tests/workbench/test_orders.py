@@ -333,7 +333,16 @@ async def test_the_detail_page_shows_fields_history_trail_suggestion_and_drafts(
     assert mail is not None
     await browser.login("agent1")
     page = await _page(browser, f"/orders/{number}")
+    # Nobody holds the order yet: the agent is offered only to take it.
+    assert 'data-testid="order-holder">未接手<' in page
+    assert "点“开始处理”接手后即由您负责" in page
+    assert 'data-testid="action-start"' in page
+    for action in ["feedback", "callback", "close", "reopen", "responsibility"]:
+        assert f'data-testid="action-{action}"' not in page
+    assert (await _post(browser, number, "start")).status == 303
+    page = await _page(browser, f"/orders/{number}")
     assert f'<span data-testid="order-number">{number}</span>' in page
+    assert 'data-testid="order-holder">agent1<' in page
     assert "12345政务平台" in page and "投递服务" in page and "15087341122" in page
     assert '<dd data-testid="countdown" data-deadline="2025-06-10T04:00:00+08:00" class="overdue">' \
            '超时 6小时00分</dd>' in page
@@ -349,11 +358,19 @@ async def test_the_detail_page_shows_fields_history_trail_suggestion_and_drafts(
     assert f'data-testid="draft-feedback">{escape(followup.drafts.feedback)}</textarea>' in page
     assert f'data-testid="draft-callback">{escape(followup.drafts.callback_script)}</pre>' in page
     assert f'{escape(followup.drafts.responsibility_note)}</textarea>' in page
-    # A new order may be started, answered, closed; not called back or reopened yet.
-    for action in ["start", "feedback", "close", "responsibility"]:
+    # The holder of an order in progress may answer it and decide the responsibility; not
+    # close it before the feedback, call back or reopen it.
+    for action in ["feedback", "responsibility"]:
         assert f'data-testid="action-{action}"' in page
-    for action in ["callback", "reopen"]:
+    for action in ["start", "callback", "close", "reopen"]:
         assert f'data-testid="action-{action}"' not in page
+    assert "提交反馈后才能结案" in page
+    # A supervisor may also close it without feedback, with a reason.
+    await browser.login("super1")
+    page = await _page(browser, f"/orders/{number}")
+    for action in ["feedback", "responsibility", "close"]:
+        assert f'data-testid="action-{action}"' in page
+    assert 'data-testid="close-reason"' in page
 
 
 @pytest.mark.asyncio
@@ -417,7 +434,10 @@ async def test_feedback_callback_and_close_are_each_recorded_in_the_history(
     assert re.search(r"<td>2025-06-10 11:00</td><td>agent1</td><td>反馈客户</td>\s*"
                      rf'<td class="description">{text}</td>', page)
     assert "<td>agent1</td><td>回访</td>" in page and "<td>agent1</td><td>结案</td>" in page
-    # A closed order can only be reopened.
+    # A closed order can only be reopened, and only by a supervisor.
+    assert 'data-testid="action-reopen"' not in page and 'data-testid="action-feedback"' not in page
+    await browser.login("super1")
+    page = await _page(browser, f"/orders/{number}")
     assert 'data-testid="action-reopen"' in page and 'data-testid="action-feedback"' not in page
 
 
@@ -426,7 +446,7 @@ async def test_reopening_needs_a_reason_and_restarts_the_clock(
     browser: Browser, store: Store, clock: OrderClock,
 ) -> None:
     number = _number(store, Channel.WECHAT, Category.IMPROPER_FEE)  # answered in the seed
-    await browser.login("agent1")
+    await browser.login("super1")  # only supervisors reopen (tests/workbench/test_reach.py)
     response = await _post(browser, number, "reopen", reason="  ")
     assert response.status == 409
     assert "重新打开工单需要说明原因" in await response.text()
@@ -438,7 +458,7 @@ async def test_reopening_needs_a_reason_and_restarts_the_clock(
     view = wo.get_work_order(store.uows, store.rules, number, clock.now)
     assert view.status is WorkOrderStatus.REOPENED and view.answered_at is None
     assert view.deadline == clock.now + timedelta(hours=24)
-    assert _history(store, number)[-1] == ("agent1", "reopened", "客户称退款未到账")
+    assert _history(store, number)[-1] == ("super1", "reopened", "客户称退款未到账")
 
 
 @pytest.mark.asyncio
@@ -447,7 +467,7 @@ async def test_an_invalid_transition_is_refused_with_the_rules_message_and_write
 ) -> None:
     number = _number(store, Channel.CAINIAO)  # new
     before = _history(store, number)
-    await browser.login("agent1")
+    await browser.login("super1")  # may act on any order: only the state refuses
     response = await _post(browser, number, "callback", result="unsatisfied", note="没人接")
     assert response.status == 409
     page = await response.text()
@@ -466,6 +486,7 @@ async def test_a_refused_feedback_keeps_what_the_agent_typed(
 ) -> None:
     number = _number(store, Channel.STATE_GRID)
     await browser.login("agent1")
+    assert (await _post(browser, number, "start")).status == 303  # the agent's order now
     response = await _post(browser, number, "feedback", text="   ")
     assert response.status == 409
     assert "反馈内容不能为空" in await response.text()
@@ -476,7 +497,7 @@ async def test_a_refused_feedback_keeps_what_the_agent_typed(
     page = await response.text()
     assert "责任单位不能为空" in page
     assert "先记一笔 &lt;b&gt;</textarea>" in page
-    assert [a for _, a, _ in _history(store, number)] == ["created"]
+    assert [a for _, a, _ in _history(store, number)] == ["created", "in_progress"]
 
 
 @pytest.mark.asyncio
@@ -508,6 +529,7 @@ async def test_markup_a_customer_wrote_is_shown_as_text_in_the_list_and_the_deta
     ), NOW)
     number = opened.order.number
     await browser.login("agent1")
+    assert (await _post(browser, number, "start")).status == 303
     response = await _post(browser, number, "feedback", text=f"已回复 {EVIL}")
     assert response.status == 303
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
