@@ -66,6 +66,7 @@ class Settings:
     login_max_failures: int = 5             # failed logins before an account/address is locked
     login_lockout_minutes: int = 15         # how long a lockout lasts
     session_max_hours: float = 12.0         # absolute lifetime of a workbench login
+    trusted_proxies: tuple[str, ...] = ()   # TRUSTED_PROXIES: reverse proxies of the workbench
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -115,6 +116,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         login_lockout_minutes=int(values.get("LOGIN_LOCKOUT_MINUTES")
                                   or defaults.login_lockout_minutes),
         session_max_hours=float(values.get("SESSION_MAX_HOURS") or defaults.session_max_hours),
+        trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
+                              if p.strip()),
     )
 
 

@@ -140,6 +140,7 @@ def create_app(
         sessions=sessions if sessions is not None
         else SessionStore(max_age=settings.session_max_hours * 3600.0),
         secure_cookies=settings.workbench_secure_cookies,
+        trusted_proxies=frozenset(settings.trusted_proxies),
     )
     app[LOGIN_GUARD] = (login_guard if login_guard is not None
                         else LoginGuard(LoginPolicy.from_settings(settings)))

@@ -234,10 +234,20 @@ class LoginGuard:
 def client_address(request: web.Request) -> str:
     """The address failed logins are counted under: the peer of the connection.
 
-    Forwarded headers are not believed (anyone can send them); behind a reverse proxy every
-    client has the proxy's address, so there the address counter is shared by everyone.
+    Forwarded headers are believed only from a trusted reverse proxy (``TRUSTED_PROXIES``):
+    then the address is the right-most ``X-Forwarded-For`` entry that is not itself a trusted
+    proxy. Anyone else's forwarded headers are ignored (anyone can send them).
     """
-    return request.remote or "unknown"
+    peer = request.remote or "unknown"
+    config = request.app.get(AUTH)
+    trusted = config.trusted_proxies if config is not None else frozenset()
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,8 @@ class AuthConfig:
 
     sessions: SessionStore
     secure_cookies: bool = False
+    # Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES).
+    trusted_proxies: frozenset[str] = frozenset()
 
 
 Forbidden = Callable[[web.Request, str], web.StreamResponse]

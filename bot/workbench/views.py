@@ -23,14 +23,13 @@ import jinja2
 from aiohttp import web
 
 from bot.config import local_now
-from bot.store.accounts import AccountView, Role, authenticate
+from bot.store.accounts import AccountView, Role
 from bot.workbench.auth import (
     UOWS,
     current_account,
     current_session,
     ensure_session,
     is_api,
-    log_in,
     log_out,
     public,
     redirect,
@@ -228,8 +227,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("模型", "训练过的模型、评测分数和上线记录。", (Role.TRAINER, Role.SUPERVISOR),
             "/trainer/models"),
     Section("主管看板", "每日群报告（复制、发送到企业微信群）与月度统计（指标、图表、Excel）。", (Role.SUPERVISOR,), "/supervisor"),
-    Section("账户管理", "在服务器上用命令 python -m bot.workbench users … 创建、列出、停用账户。",
-            (Role.ADMIN,)),
+    Section("账户管理", "账户和登录锁定：查看失败次数、解除锁定；创建、停用账户用命令 "
+            "python -m bot.workbench users …。", (Role.ADMIN,), "/admin/users"),
 )
 
 
@@ -259,22 +258,6 @@ async def login_page(request: web.Request) -> web.StreamResponse:
         return redirect(target)
     ensure_session(request)
     return render(request, "login.html", {"next": target, "username": "", "error": None})
-
-
-@public
-async def login(request: web.Request) -> web.StreamResponse:
-    """POST /login: check the password; on success start a new session and go on."""
-    form = await request.post()
-    username = str(form.get("username", ""))
-    password = str(form.get("password", ""))
-    target = safe_next(str(form.get("next", "")))
-    account = await _in_thread(authenticate, request.app[UOWS], username, password, local_now())
-    if account is None:
-        return render(request, "login.html",
-                      {"next": target, "username": username, "error": "用户名或密码错误"},
-                      status=401)
-    log_in(request, account)
-    return redirect(target)
 
 
 @public

@@ -34,6 +34,8 @@ from bot.workbench.app import create_app
 from bot.workbench.auth import (
     AUTH,
     COOKIE_NAME,
+    AuthConfig,
+    client_address,
     IDLE_TIMEOUT_S,
     LOGIN_GUARD,
     LoginGuard,
@@ -679,3 +681,27 @@ def test_the_app_takes_the_lifetime_and_the_lockout_from_the_settings(
     assert (policy.max_failures, policy.lockout) == (3, timedelta(minutes=30))
     default: Any = create_app(Settings(), store)
     assert default[AUTH].sessions.max_age == 12 * 3600
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("trusted,forwarded,expected", [
+    ((), "203.0.113.7", "127.0.0.1"),                         # nobody trusted: the peer
+    (("127.0.0.1",), "203.0.113.7", "203.0.113.7"),           # the proxy says who it serves
+    (("127.0.0.1",), "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # the right-most hop counts
+    (("127.0.0.1", "10.0.0.2"), "203.0.113.7, 10.0.0.2", "203.0.113.7"),  # two proxies
+    (("127.0.0.1",), "", "127.0.0.1"),
+    (("10.0.0.9",), "203.0.113.7", "127.0.0.1"),               # another proxy is not the peer
+])
+async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    trusted: tuple[str, ...], forwarded: str, expected: str,
+) -> None:
+    app = web.Application()
+    app[AUTH] = AuthConfig(sessions=SessionStore(), trusted_proxies=frozenset(trusted))
+
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(text=client_address(request))
+
+    app.router.add_get("/", show)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        response = await client.get("/", headers={"X-Forwarded-For": forwarded})
+        assert await response.text() == expected
