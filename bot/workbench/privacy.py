@@ -2,7 +2,8 @@
 
 Agents answer customers and make the callback calls, so they see phone numbers and what the
 customer wrote as it is. Every other role (trainer, supervisor, admin) sees them masked with
-`bot.text.masking`: phones as 138****5678 and ID numbers masked, also inside free text.
+`bot.text.masking`: phones as 138****5678, ID numbers, e-mails, street addresses and names
+masked, also inside free text.
 """
 from __future__ import annotations
 

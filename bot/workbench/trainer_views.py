@@ -11,8 +11,8 @@ A candidate id that is not a positive integer within the store's range is a 404;
 too large or too deep, an intent over `MAX_INTENT_CHARS` or more than `MAX_ENTITY_SPANS`
 spans, a 400 (`bot.workbench.views.json_body`).
 
-Trainers see what customers wrote with phones and ID numbers masked, every character in its
-place, so the offsets of an entity marked on the page are the offsets in the stored text.
+Trainers see what customers wrote with phones, ID numbers, e-mails, street addresses and names
+masked, every character in its place, so the offsets of an entity marked on the page are the offsets in the stored text.
 """
 from __future__ import annotations
 
