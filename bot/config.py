@@ -81,7 +81,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
     defaults = Settings()
     return Settings(
         database_url=values.get("DATABASE_URL") or defaults.database_url,
-        rasa_token=values.get("RASA_TOKEN") or defaults.rasa_token,
+        rasa_token=values.get("RASA_TOKEN") or _read_secret(values.get("RASA_TOKEN_FILE"))
+        or defaults.rasa_token,
         stuck_hours=float(values.get("STUCK_HOURS") or defaults.stuck_hours),
         log_level=values.get("LOG_LEVEL") or defaults.log_level,
         workorder_policy=values.get("WORKORDER_POLICY") or defaults.workorder_policy,
@@ -119,6 +120,13 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
                               if p.strip()),
     )
+
+
+def _read_secret(path: str | None) -> str:
+    """The first line of the file at `path` ("" when no path is given; an unreadable file raises)."""
+    if not path:
+        return ""
+    return Path(path).read_text(encoding="utf-8").strip()
 
 
 def _flag(value: str | None, default: bool) -> bool:
