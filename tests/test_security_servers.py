@@ -7,7 +7,6 @@ import json
 import socket
 import stat
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,11 +18,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.launcher import (ACTION_TOKEN_HEADER, RASA_TOKEN_HEADER, Stack, endpoints_yaml,
-                          ensure_token, free_port)
+                          ensure_token)
 from bot.workbench.rasa_client import RasaClient
+from tests.stack import seeded_stack
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "postdesk.tar.gz"
 TOKEN = "rasa-api-token-7c1e"
 ACTION_TOKEN = "action-token-93bd"
 MARKER = "MARKER-13812345678"  # stands for a customer's data in a request body
@@ -34,21 +32,9 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Rasa and the action server as the launcher starts them (interfaces left to defaults)."""
-    assert MODEL.exists(), "no trained model: run 'make train'"
-    tmp = tmp_path_factory.mktemp("security")
-    db_url = f"sqlite:///{tmp / 'postdesk.db'}"
-    subprocess.run([sys.executable, "-m", "bot.store", "seed", "--database-url", db_url],
-                   cwd=ROOT, check=True, capture_output=True)
-    log = open(tmp / "servers.log", "w")
-    stack = Stack(MODEL, TOKEN, db_url, free_port(), free_port(), log=log, workdir=tmp,
-                  action_token=ACTION_TOKEN)
-    try:
-        stack.start_actions()
-        stack.start_server()
+    with seeded_stack(tmp_path_factory.mktemp("security"), TOKEN,
+                      action_token=ACTION_TOKEN) as stack:
         yield stack
-    finally:
-        stack.close()
-        log.close()
 
 
 def call(url: str, body: Any = None, headers: Optional[dict[str, str]] = None,

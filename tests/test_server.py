@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import urllib.request
 from datetime import datetime
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from bot.launcher import RASA_TOKEN_HEADER, Stack, free_port, post_json as post
+from bot.launcher import RASA_TOKEN_HEADER, Stack, post_json as post
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store import workorders as wo
@@ -23,9 +20,8 @@ from bot.workorders.policy import load_policy
 from bot.channels.wechat_sim import WeChatSimulator
 from tests.channels.conftest import AES_KEY, APP_ID, ThreadedFake, wechat_env
 from tests.channels.conftest import TOKEN as WECHAT_TOKEN
+from tests.stack import seeded_stack
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "postdesk.tar.gz"
 TOKEN = "test-token-4f2a"
 
 pytestmark = pytest.mark.server
@@ -33,24 +29,13 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    assert MODEL.exists(), "no trained model: run 'make train'"
     tmp = tmp_path_factory.mktemp("stack")
-    db_url = f"sqlite:///{tmp / 'postdesk.db'}"
-    subprocess.run([sys.executable, "-m", "bot.store", "seed", "--database-url", db_url],
-                   cwd=ROOT, check=True, capture_output=True)
-    log = open(tmp / "servers.log", "w")
-    stack = Stack(MODEL, TOKEN, db_url, free_port(), free_port(), log=log, workdir=tmp)
     with ThreadedFake(app_id=APP_ID) as fake:
         # The WeChat channel of the same server talks to the fake customer-service API.
-        stack.env.update(wechat_env(fake, db_url, passive_wait_s=4.0))
-        stack.fake_wechat = fake  # type: ignore[attr-defined]
-        try:
-            stack.start_actions()
-            stack.start_server()
+        env = wechat_env(fake, f"sqlite:///{tmp / 'postdesk.db'}", passive_wait_s=4.0)
+        with seeded_stack(tmp, TOKEN, env) as stack:
+            stack.fake_wechat = fake  # type: ignore[attr-defined]
             yield stack
-        finally:
-            stack.close()
-            log.close()
 
 
 def wechat(stack: Stack, aes: bool = False) -> WeChatSimulator:

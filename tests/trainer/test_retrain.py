@@ -23,8 +23,9 @@ from typing import Iterator
 import pytest
 import yaml
 
-from bot.launcher import RASA_TOKEN_HEADER, Stack, free_port
+from bot.launcher import RASA_TOKEN_HEADER, Stack
 from bot.trainer.registry import DEPLOYED, Registry
+from tests.stack import seeded_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "postdesk.tar.gz"
@@ -131,19 +132,8 @@ def repack_with_greeting(source: Path, target: Path, greeting: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("deploy")
-    db_url = f"sqlite:///{tmp / 'postdesk.db'}"
-    subprocess.run([sys.executable, "-m", "bot.store", "seed", "--database-url", db_url],
-                   cwd=ROOT, check=True, capture_output=True)
-    log = open(tmp / "servers.log", "w")
-    stack = Stack(MODEL, TOKEN, db_url, free_port(), free_port(), log=log, workdir=tmp)
-    try:
-        stack.start_actions()
-        stack.start_server()
+    with seeded_stack(tmp_path_factory.mktemp("deploy"), TOKEN, model=MODEL) as stack:
         yield stack
-    finally:
-        stack.close()
-        log.close()
 
 
 def model_file(stack: Stack) -> str:
