@@ -95,3 +95,12 @@ def test_a_supervisor_closes_an_unanswered_order_with_a_written_reason(
     view = wo.get_work_order(uows, rules, number, local_now())
     assert (view.status, view.assigned_to, view.answered_at) == (
         WorkOrderStatus.CLOSED, "agent-b", None)
+
+
+@pytest.mark.parametrize("path", ["/conversations/99999999999999999999", "/conversations/-1",
+                                  "/orders/GD99999999999999999999999999", "/orders/%3Cscript%3E"])
+def test_an_id_that_cannot_exist_is_a_not_found_page(agent_page: Page, live: Live,
+                                                      path: str) -> None:
+    response = agent_page.goto(live.url(path))
+    assert response is not None and response.status == 404, path
+    assert "Internal Server Error" not in agent_page.content()
