@@ -67,6 +67,9 @@ class Settings:
     login_lockout_minutes: int = 15         # how long a lockout lasts
     session_max_hours: float = 12.0         # absolute lifetime of a workbench login
     trusted_proxies: tuple[str, ...] = ()   # TRUSTED_PROXIES: reverse proxies of the workbench
+    rasa_port: int = 5005                   # RASA_PORT: where `make run` starts the Rasa server
+    action_port: int = 5055                 # ACTION_PORT: where `make run` starts the action server
+    wecom_robot_webhook: str = ""           # WECOM_ROBOT_WEBHOOK: the daily report's group robot
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -117,6 +120,9 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         login_lockout_minutes=int(values.get("LOGIN_LOCKOUT_MINUTES")
                                   or defaults.login_lockout_minutes),
         session_max_hours=float(values.get("SESSION_MAX_HOURS") or defaults.session_max_hours),
+        rasa_port=int(values.get("RASA_PORT") or defaults.rasa_port),
+        action_port=int(values.get("ACTION_PORT") or defaults.action_port),
+        wecom_robot_webhook=(values.get("WECOM_ROBOT_WEBHOOK") or "").strip(),
         trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
                               if p.strip()),
     )

@@ -308,21 +308,25 @@ def model_in_service() -> Path:
     return Path(deployed.file)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the product until interrupted; returns the exit status."""
+def parse_args(argv: Optional[Sequence[str]], settings: Settings) -> argparse.Namespace:
+    """The launcher's options; the ports default to the settings (RASA_PORT, ACTION_PORT)."""
     parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__)
     parser.add_argument("--model", type=Path, default=None,
                         help="default: the model deployed with `python -m bot.trainer`, "
                              "else models/postdesk.tar.gz")
     parser.add_argument("--demo", action="store_true",
                         help="say that the demo users exist (make run seeds them with --demo)")
-    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    parser.add_argument("--action-port", type=int,
-                        default=int(os.environ.get("ACTION_PORT", 5055)))
-    args = parser.parse_args(argv)
+    parser.add_argument("--rasa-port", type=int, default=settings.rasa_port)
+    parser.add_argument("--action-port", type=int, default=settings.action_port)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the product until interrupted; returns the exit status."""
+    settings = load_settings()
+    args = parse_args(argv, settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    settings = load_settings()
     if args.model is None:
         args.model = model_in_service()
     if not args.model.exists():

@@ -35,3 +35,19 @@ def test_env_example_documents_every_security_setting() -> None:
                  "SENDER_RATE_PER_MINUTE", "ADDRESS_RATE_PER_MINUTE", "LOGIN_MAX_FAILURES",
                  "LOGIN_LOCKOUT_MINUTES", "SESSION_MAX_HOURS", "TRUSTED_PROXIES"):
         assert f"\n{name}=" in example, name
+
+
+def test_ports_and_the_report_robot_are_read_from_the_env_file(tmp_path: Path) -> None:
+    """Issue 14: these were read from the process environment only, so .env was ignored."""
+    from bot.launcher import parse_args
+    from bot.reports.wecom import webhook_from_env
+
+    env_file = tmp_path / ".env"
+    robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
+    env_file.write_text(f"RASA_PORT=6005\nACTION_PORT=6055\nWECOM_ROBOT_WEBHOOK={robot}\n")
+    settings = load_settings({}, env_file=env_file)
+    args = parse_args([], settings)
+    assert (args.rasa_port, args.action_port) == (6005, 6055)
+    assert parse_args(["--rasa-port", "7005"], settings).rasa_port == 7005
+    assert webhook_from_env({}, env_file) == robot
+    assert webhook_from_env({"WECOM_ROBOT_WEBHOOK": " "}, env_file) is None  # the environment wins

@@ -13,10 +13,12 @@ key is a secret: error messages and logs show it masked.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
+
+from bot.config import load_settings
 
 WEBHOOK_ENV = "WECOM_ROBOT_WEBHOOK"
 TEXT_LIMIT_BYTES = 2048
@@ -54,10 +56,12 @@ class SendResult:
     retries: int
 
 
-def webhook_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The configured webhook URL (``WECOM_ROBOT_WEBHOOK``), or None when not set."""
-    value = (os.environ if environ is None else environ).get(WEBHOOK_ENV, "").strip()
-    return value or None
+def webhook_from_env(environ: Mapping[str, str] | None = None,
+                     env_file: Path | None = None) -> str | None:
+    """The configured webhook URL (``WECOM_ROBOT_WEBHOOK`` in the environment or ``.env``),
+    or None when not set."""
+    return load_settings(None if environ is None else dict(environ),
+                         env_file).wecom_robot_webhook or None
 
 
 def mask_webhook(url: str) -> str:
