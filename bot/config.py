@@ -11,6 +11,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# How the tokens travel (README "Security"): headers, never URLs or command lines.
+RASA_TOKEN_HEADER = "X-Rasa-Token"               # Rasa's HTTP API (bot/server.py)
+ACTION_TOKEN_HEADER = "X-PostDesk-Action-Token"  # Rasa -> action server (bot/actions_server.py)
+REST_TOKEN_HEADER = "X-PostDesk-Rest-Token"      # the REST channel (bot/channels/rest.py)
+LOOPBACK_INTERFACES = ("127.0.0.1", "localhost", "::1")
+
+
+def on_loopback(interface: str) -> bool:
+    """Whether a server listening on `interface` is reachable from this machine only."""
+    return interface in LOOPBACK_INTERFACES
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -129,10 +140,13 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
 
 
 def _read_secret(path: str | None) -> str:
-    """The first line of the file at `path` ("" when no path is given; an unreadable file raises)."""
+    """The secret in the file at `path` ("" when no path is given; unreadable or empty raises)."""
     if not path:
         return ""
-    return Path(path).read_text(encoding="utf-8").strip()
+    secret = Path(path).read_text(encoding="utf-8").strip()
+    if not secret:
+        raise ValueError(f"the secret file {path} is empty")
+    return secret
 
 
 def _flag(value: str | None, default: bool) -> bool:

@@ -25,16 +25,14 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any, Optional, Sequence
 
-from bot.config import PROJECT_ROOT, Settings, load_settings
-from bot.server import TOKEN_HEADER as RASA_TOKEN_HEADER
+from bot.config import (ACTION_TOKEN_HEADER, PROJECT_ROOT, RASA_TOKEN_HEADER, REST_TOKEN_HEADER,
+                        Settings, load_settings, on_loopback)
 
 logger = logging.getLogger("postdesk.launcher")
 
 
 # Environment variables that carry secrets: a child gets only those it needs (Stack._popen).
 SECRET_VARS = ("RASA_TOKEN", "RASA_TOKEN_FILE", "ACTION_TOKEN", "REST_TOKEN")
-ACTION_TOKEN_HEADER = "X-PostDesk-Action-Token"  # bot/actions_server.py
-REST_TOKEN_HEADER = "X-PostDesk-Rest-Token"      # bot/channels/rest.py (it imports rasa)
 LOOPBACK = "127.0.0.1"
 
 
@@ -55,8 +53,9 @@ def ensure_token(token: str, path: Path) -> str:
     """Return ``token`` if set, else the one kept in ``path`` (generated there once, mode 0600)."""
     if token:
         return token
-    if path.exists() and path.read_text().strip():
-        return path.read_text().strip()
+    kept = path.read_text().strip() if path.exists() else ""
+    if kept:
+        return kept
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -73,15 +72,9 @@ def ensure_token(token: str, path: Path) -> str:
 
 def rasa_api_token(settings: Settings,
                    generated: Path = PROJECT_ROOT / "var" / "rasa_token") -> str:
-    """The Rasa HTTP API token: RASA_TOKEN, else the file RASA_TOKEN_FILE, else ``generated``."""
-    if settings.rasa_token:
-        return settings.rasa_token
-    if settings.rasa_token_file:
-        token = Path(settings.rasa_token_file).read_text().strip()
-        if not token:
-            raise ValueError(f"RASA_TOKEN_FILE {settings.rasa_token_file} is empty")
-        return token
-    return ensure_token("", generated)
+    """The Rasa HTTP API token: RASA_TOKEN or RASA_TOKEN_FILE (read by the settings), else
+    ``generated``."""
+    return ensure_token(settings.rasa_token, generated)
 
 
 def local_host(interface: str) -> str:
@@ -285,7 +278,6 @@ def stop(procs: Sequence[subprocess.Popen]) -> None:
             p.wait()
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEMO_USERS = ("demo users, for trying locally only (password): agent (demo-agent-2026), trainer "
               "(demo-trainer-2026),\n                 supervisor (demo-supervisor-2026), admin "
               "(demo-admin-2026)")
@@ -350,7 +342,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         users = (DEMO_USERS if args.demo
                  else "log in with an account made by 'python -m bot.workbench users add'")
         rest = ("switched off" if not settings.rest_enabled
-                else "open on loopback for trying the bot" if stack.rasa_interface in LOOPBACK
+                else "open on loopback for trying the bot" if on_loopback(stack.rasa_interface)
                 else "every call needs the REST token")
         print(f"""
 PostDesk is running.

@@ -31,7 +31,7 @@ from functools import wraps
 from inspect import isawaitable
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-TOKEN_HEADER = "X-Rasa-Token"
+from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
 
 
 def _compiled_validator(schema: Dict[str, Any]) -> Callable[[Dict[str, Any]], None]:

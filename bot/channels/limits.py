@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Dict
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 WINDOW_S = 60.0
 MAX_KEYS = 100_000  # beyond this many tracked keys, the oldest idle ones are forgotten
@@ -49,3 +49,27 @@ class RateLimiter:
             del self._events[key]
         while len(self._events) >= MAX_KEYS:  # all busy: drop the oldest-inserted
             del self._events[next(iter(self._events))]
+
+
+def client_address(request: Any) -> str:
+    """The address a Sanic request is limited under: the forwarded client when Sanic is told
+    to trust a proxy (``PROXIES_COUNT``/``REAL_IP_HEADER``), else the connection's peer."""
+    return request.remote_addr or request.ip or "unknown"
+
+
+async def read_bounded(request: Any, limit: int) -> Optional[bytes]:
+    """The request body, or None once it is over `limit` bytes (the rest is not kept)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    if request.body or request.stream is None:  # already read (not a streamed route)
+        body = request.body or b""
+        return body if len(body) <= limit else None
+    chunks: List[bytes] = []
+    size = 0
+    async for chunk in request.stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

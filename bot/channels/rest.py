@@ -37,7 +37,8 @@ from sanic.response import HTTPResponse
 from bot.channels import limits, senders
 from bot.channels.store import channel_uows, count_message, held_by_agent
 from bot.channels.wechat_protocol import neutralise_command
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.config import PROJECT_ROOT, REST_TOKEN_HEADER as TOKEN_HEADER, Settings, load_settings, \
+    on_loopback
 from bot.text.masking import mask_text
 from bot.text.normalize import clean_text
 
@@ -48,8 +49,6 @@ MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 16 * 1024
 MAX_METADATA_BYTES = 4 * 1024
 MAX_METADATA_DEPTH = 4
-TOKEN_HEADER = "X-PostDesk-Rest-Token"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 NO_REPLY_TEXT = "抱歉，系统暂时出了点问题，没能处理您的消息。请稍后再试，或拨打 11183 人工服务。"
 ACTIONS_DOWN_TEXT = (
@@ -141,7 +140,7 @@ class SafeRestInput(RestInput):
     def __init__(self, settings: Optional[Settings] = None) -> None:
         self.settings = settings or load_settings()
         self.token = rest_token(self.settings)
-        self.exposed = self.settings.rasa_interface not in LOOPBACK
+        self.exposed = not on_loopback(self.settings.rasa_interface)
         self.per_sender = limits.RateLimiter(self.settings.sender_rate_per_minute)
         self.per_address = limits.RateLimiter(self.settings.address_rate_per_minute)
         if self.exposed and self.settings.rest_enabled and not self.token:
@@ -157,15 +156,15 @@ class SafeRestInput(RestInput):
         """The answer to a call the channel must not serve, or None to serve it."""
         if not self.settings.rest_enabled:
             return response.json({"error": "the REST channel is switched off"}, status=404)
-        if not self.per_address.allow(request.remote_addr or request.ip or "?"):
-            logger.warning("rest: address %s over %s requests a minute", request.remote_addr
-                           or request.ip, self.settings.address_rate_per_minute)
+        address = limits.client_address(request)
+        if not self.per_address.allow(address):
+            logger.warning("rest: address %s over %s requests a minute", address,
+                           self.settings.address_rate_per_minute)
             return response.json({"error": "too many requests from this address"}, status=429,
                                  headers={"Retry-After": str(int(limits.WINDOW_S))})
         if (outbox or self.exposed) and not self._authorised(request):
             logger.warning("rest %s refused: missing or wrong %s from %s",
-                           "outbox" if outbox else "webhook", TOKEN_HEADER, request.remote_addr
-                           or request.ip)
+                           "outbox" if outbox else "webhook", TOKEN_HEADER, address)
             return response.json({"error": f"the {TOKEN_HEADER} header is missing or wrong"},
                                  status=401)
         return None
@@ -180,17 +179,18 @@ class SafeRestInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @hook.route("/webhook", methods=["POST"])
+        @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             refused = self._refusal(request)
             if refused is not None:
                 return refused
-            if len(request.body or b"") > MAX_BODY_BYTES:
+            data = await limits.read_bounded(request, MAX_BODY_BYTES)
+            if data is None:
                 return response.json({"error": f"body larger than {MAX_BODY_BYTES} bytes"},
                                      status=413)
             try:
-                raw = request.json
-            except Exception:  # sanic raises InvalidUsage on bad JSON; deep nesting RecursionError
+                raw = json.loads(data)
+            except (ValueError, RecursionError):  # not JSON (or bad UTF-8); nested too deep
                 raw = None
             body, error = validate_body(raw)
             if body is None:

@@ -61,7 +61,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import senders
 from bot.channels import wechat_protocol as wp
-from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter
+from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter, client_address, read_bounded
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
 from bot.channels.store import channel_uows, count_message, held_by_agent
 from bot.channels.wechat_api import WeChatClient, WindowClosed, mask_openid
@@ -287,7 +287,7 @@ class WeChatInput(InputChannel):
 
     def _refuse(self, request: Request, status: int, body: str, reason: str) -> HTTPResponse:
         """Refuse a request that failed authentication; 429 once its address is over the limit."""
-        address = request.remote_addr or request.ip or "unknown"
+        address = client_address(request)
         if self._failure_limit.allow(address):
             logger.warning("wechat webhook refused a request from %s (%d): %s",
                            address, status, reason)
@@ -507,20 +507,3 @@ def conversation_of(openid: str) -> str:
     """The conversation id Rasa and the store know this customer by: ``wechat:<openid>``."""
     return senders.conversation_id("wechat", openid)
 
-
-async def read_bounded(request: Request, limit: int) -> Optional[bytes]:
-    """The request body, or None once it is over `limit` bytes (the rest is not kept)."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        return None
-    if request.body or request.stream is None:  # already read (not a streamed route)
-        body = request.body or b""
-        return body if len(body) <= limit else None
-    chunks: List[bytes] = []
-    size = 0
-    async for chunk in request.stream:
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)

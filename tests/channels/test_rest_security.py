@@ -5,6 +5,7 @@ Each test is a finding of the security review (issue 13) that the old channel fa
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -59,24 +60,30 @@ def _start(tmp: Path, **env: str) -> RestApp:
     return RestApp(port, proc, log)
 
 
+@contextlib.contextmanager
+def running(tmp: Path, **env: str) -> Iterator[RestApp]:
+    app = _start(tmp, **env)
+    try:
+        yield app
+    finally:
+        app.proc.terminate()
+        app.proc.wait(15)
+
+
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApp]:
     """The `make run` default: Rasa on loopback, the webhook open, the outbox token-only."""
-    app = _start(tmp_path_factory.mktemp("rest_local"), SENDER_RATE_PER_MINUTE="5",
-                 ADDRESS_RATE_PER_MINUTE="400")
-    yield app
-    app.proc.terminate()
-    app.proc.wait(15)
+    with running(tmp_path_factory.mktemp("rest_local"), SENDER_RATE_PER_MINUTE="5",
+                 ADDRESS_RATE_PER_MINUTE="400") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
 def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApp]:
     """Rasa configured to listen on every interface: every REST call needs the token."""
-    app = _start(tmp_path_factory.mktemp("rest_exposed"), RASA_INTERFACE="0.0.0.0",
-                 ADDRESS_RATE_PER_MINUTE="30")
-    yield app
-    app.proc.terminate()
-    app.proc.wait(15)
+    with running(tmp_path_factory.mktemp("rest_exposed"), RASA_INTERFACE="0.0.0.0",
+                 ADDRESS_RATE_PER_MINUTE="30") as app:
+        yield app
 
 
 def test_a_rest_caller_gets_a_conversation_of_its_own_channel(local: RestApp) -> None:
@@ -166,11 +173,7 @@ def test_one_address_is_limited_with_429(exposed: RestApp) -> None:
 
 
 def test_rest_can_be_switched_off(tmp_path: Path) -> None:
-    app = _start(tmp_path, REST_ENABLED="false")
-    try:
+    with running(tmp_path, REST_ENABLED="false") as app:
         assert app.say("off-1", "你好")[0] == 404
         assert app.call("/outbox?sender=off-1",
                         headers={"X-PostDesk-Rest-Token": REST_TOKEN})[0] == 404
-    finally:
-        app.proc.terminate()
-        app.proc.wait(15)
