@@ -51,3 +51,13 @@ def test_ports_and_the_report_robot_are_read_from_the_env_file(tmp_path: Path) -
     assert parse_args(["--rasa-port", "7005"], settings).rasa_port == 7005
     assert webhook_from_env({}, env_file) == robot
     assert webhook_from_env({"WECOM_ROBOT_WEBHOOK": " "}, env_file) is None  # the environment wins
+
+
+def test_servers_on_every_interface_are_reached_over_loopback() -> None:
+    """The launcher's second LOOPBACK once shadowed this one and made it a tuple."""
+    from bot.config import on_loopback
+    from bot.launcher import local_host
+
+    assert local_host("0.0.0.0") == local_host("::") == "127.0.0.1"
+    assert local_host("10.0.0.5") == "10.0.0.5"
+    assert on_loopback("127.0.0.1") and on_loopback("::1") and not on_loopback("0.0.0.0")
