@@ -61,8 +61,9 @@ bench: $(MODEL) ## Print NLU latency, turn throughput, training time, peak memor
 	$(PY) -m bot.bench --model $(MODEL)
 	$(PY) -m bot.reports bench
 
-lint: $(STAMP) ## Syntax and import checks
-	$(PY) -m compileall -q bot actions tests
+lint: $(STAMP) ## ruff (pyflakes, pycodestyle, import order, docstrings) and mypy on bot/ and actions/, and Rasa's data validation
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
 	$(RASA) data validate --quiet
 
 clean: ## Remove models, reports and the local database

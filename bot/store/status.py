@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any, Callable
 
 
 class StatusCode(str, Enum):
@@ -171,3 +172,16 @@ class PickupStatus(str, Enum):
     BOOKED = "booked"
     COLLECTED = "collected"
     CANCELLED = "cancelled"
+
+
+def label_of(enum: Callable[[str], Any], value: str) -> str:
+    """The Chinese label of a stored enum value, or the value itself when it is unknown.
+
+    Args:
+        enum: an enum of this module (or any with a `label` property), e.g. `Channel`.
+        value: the value kept in the store, e.g. "12345".
+    """
+    try:
+        return enum(value).label
+    except ValueError:
+        return value
