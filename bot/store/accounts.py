@@ -27,39 +27,27 @@ from enum import Enum
 from functools import lru_cache
 from typing import Iterable
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    String,
-    UniqueConstraint,
-    and_,
-    delete,
-    or_,
-    select,
-)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session
 
 from bot.config import Settings, local_now
-from bot.store.models import Base, as_store_time
+from bot.store.models import (
+    DISPLAY_NAME_MAX,
+    THROTTLE_KEY_MAX,
+    USERNAME_MAX,
+    Account,
+    LoginThrottle,
+    as_store_time,
+)
+from bot.store.repositories import AccountRepository
 from bot.store.uow import UnitOfWork, UowFactory
 
 logger = logging.getLogger(__name__)
 
-USERNAME_MAX = 64
-DISPLAY_NAME_MAX = 64
 PASSWORD_MIN = 10
 # A password with fewer different characters than this ("aaaaaaaaaa", "1212121212") is refused.
 PASSWORD_MIN_DISTINCT = 4
 # scrypt's cost barely depends on the length, but nobody types more; refusing keeps bodies small.
 PASSWORD_MAX = 1024
-ROLE_MAX = 16
-HASH_MAX = 255
-THROTTLE_KIND_MAX = 8
-# Room for any username (64 characters) or client address (IPv6 with a zone included).
-THROTTLE_KEY_MAX = 255
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -94,24 +82,6 @@ _ROLE_LABELS: dict[Role, str] = {
 }
 
 
-class Account(Base):
-    """A person who logs in to the workbench."""
-
-    __tablename__ = "account"
-
-    id: Mapped[int] = Column(Integer, primary_key=True)
-    username: Mapped[str] = Column(String(USERNAME_MAX), nullable=False, unique=True)
-    password_hash: Mapped[str] = Column(String(HASH_MAX), nullable=False)
-    role: Mapped[str] = Column(String(ROLE_MAX), nullable=False)
-    display_name: Mapped[str] = Column(String(DISPLAY_NAME_MAX), nullable=False, default="")
-    active: Mapped[bool] = Column(Boolean, nullable=False, default=True)
-    created_at: Mapped[datetime] = Column(DateTime, nullable=False, default=local_now)
-    last_login_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
-
-    def __repr__(self) -> str:
-        return f"<Account {self.username} {self.role}{'' if self.active else ' inactive'}>"
-
-
 class AccountError(ValueError):
     """A request about an account that cannot be carried out (message in Chinese, for people)."""
 
@@ -144,6 +114,7 @@ class AccountView:
 
     @property
     def role_label(self) -> str:
+        """The role's Chinese name (坐席, 训练师, 主管, 管理员)."""
         return self.role.label
 
     def has_role(self, *roles: Role) -> bool:
@@ -312,35 +283,9 @@ def parse_role(role: str | Role) -> Role:
 # --- repository ----------------------------------------------------------------------------
 
 
-class AccountRepository:
-    """Workbench accounts (the only code that queries the ``account`` table)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, account: Account) -> None:
-        """Stage a new account for the next commit."""
-        self.session.add(account)
-
-    def get(self, account_id: int) -> Account | None:
-        return self.session.get(Account, account_id)
-
-    def get_by_username(self, username: str) -> Account | None:
-        """The account with this (already normalised) username."""
-        stmt = select(Account).where(Account.username == username)
-        return self.session.execute(stmt).scalar_one_or_none()
-
-    def list(self, include_inactive: bool = True) -> list[Account]:
-        """Accounts by role, then username."""
-        stmt = select(Account).order_by(Account.role, Account.username)
-        if not include_inactive:
-            stmt = stmt.where(Account.active.is_(True))
-        return list(self.session.execute(stmt).scalars())
-
-
 def accounts_in(uow: UnitOfWork) -> AccountRepository:
-    """The account repository of an open unit of work."""
-    return AccountRepository(uow.session)
+    """The account repository of an open unit of work (the same as ``uow.accounts``)."""
+    return uow.accounts
 
 
 # --- services ------------------------------------------------------------------------------
@@ -376,7 +321,7 @@ def create_account(
     check_password_policy(password, name)
     encoded = hash_password(password)
     with uow_factory() as uow:
-        repo = accounts_in(uow)
+        repo = uow.accounts
         if repo.get_by_username(name) is not None:
             raise AccountError(f"用户名 {name} 已存在")
         account = Account(
@@ -412,7 +357,7 @@ def authenticate(
     if not isinstance(password, str) or len(password) > PASSWORD_MAX:
         password = ""
     with uow_factory() as uow:
-        repo = accounts_in(uow)
+        repo = uow.accounts
         account = repo.get_by_username(name) if name is not None else None
         if account is None:
             verify_password(password, _dummy_hash())
@@ -430,7 +375,7 @@ def authenticate(
 def get_account(uow_factory: UowFactory, account_id: int) -> AccountView | None:
     """The account with this id, or None (sessions re-read it on every request)."""
     with uow_factory() as uow:
-        account = accounts_in(uow).get(account_id)
+        account = uow.accounts.get(account_id)
         return None if account is None else _view(account)
 
 
@@ -451,7 +396,7 @@ def set_password(uow_factory: UowFactory, username: str, password: str) -> None:
 
 
 def _existing(uow: UnitOfWork, name: str) -> Account:
-    account = accounts_in(uow).get_by_username(name)
+    account = uow.accounts.get_by_username(name)
     if account is None:
         raise AccountNotFound(f"没有用户 {name}")
     return account
@@ -476,7 +421,7 @@ def deactivate(uow_factory: UowFactory, username: str) -> AccountView:
 def list_accounts(uow_factory: UowFactory, include_inactive: bool = True) -> list[AccountView]:
     """All accounts, by role then username."""
     with uow_factory() as uow:
-        return [_view(a) for a in accounts_in(uow).list(include_inactive)]
+        return [_view(a) for a in uow.accounts.list(include_inactive)]
 
 
 # --- failed logins: growing waits and lockouts -----------------------------------------------
@@ -492,25 +437,6 @@ class ThrottleKind(str, Enum):
     def label(self) -> str:
         """The Chinese name shown to admins (账户, 地址)."""
         return "账户" if self is ThrottleKind.ACCOUNT else "地址"
-
-
-class LoginThrottle(Base):
-    """Recent failed logins of one username or one client address.
-
-    A username is counted whether or not an account has it (see the module docstring).
-    A row is forgotten once `LoginPolicy.lockout` has passed since its last failure.
-    """
-
-    __tablename__ = "login_throttle"
-    __table_args__ = (UniqueConstraint("kind", "key", name="uq_login_throttle"),)
-
-    id: Mapped[int] = Column(Integer, primary_key=True)
-    kind: Mapped[str] = Column(String(THROTTLE_KIND_MAX), nullable=False)
-    key: Mapped[str] = Column(String(THROTTLE_KEY_MAX), nullable=False)
-    failures: Mapped[int] = Column(Integer, nullable=False, default=0)
-    last_failure_at: Mapped[datetime] = Column(DateTime, nullable=False)
-    # No login is heard for this username or address before this time (None: no wait).
-    blocked_until: Mapped[datetime | None] = Column(DateTime, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -584,6 +510,7 @@ class ThrottleView:
 
     @property
     def kind_label(self) -> str:
+        """What the counter counts, in Chinese (账户 or 地址)."""
         return self.kind.label
 
 
@@ -601,12 +528,6 @@ def _throttle_keys(username: str, address: str) -> list[tuple[str, str]]:
     if name is not None:  # a malformed name has no account to protect; its address still counts
         keys.append((ThrottleKind.ACCOUNT.value, name))
     return keys
-
-
-def _throttles(session: Session, keys: list[tuple[str, str]]) -> list[LoginThrottle]:
-    stmt = select(LoginThrottle).where(or_(*(
-        and_(LoginThrottle.kind == kind, LoginThrottle.key == key) for kind, key in keys)))
-    return list(session.execute(stmt).scalars())
 
 
 def _throttle_view(row: LoginThrottle, policy: LoginPolicy, now: datetime) -> ThrottleView:
@@ -657,7 +578,7 @@ def attempt_login(
     now = as_store_time(now or local_now())
     keys = _throttle_keys(username, address)
     with uow_factory() as uow:
-        views = [_throttle_view(r, policy, now) for r in _throttles(uow.session, keys)]
+        views = [_throttle_view(r, policy, now) for r in uow.accounts.throttles(keys)]
     wait, locked = _running_wait(views, now)
     if wait > timedelta(0):
         logger.info("workbench login refused without a password check (%s): user %r from %s, "
@@ -696,19 +617,15 @@ def _record_failure(uow_factory: UowFactory, keys: list[tuple[str, str]], policy
                     now: datetime) -> list[ThrottleView]:
     forgotten = now - policy.lockout
     with uow_factory() as uow:
-        session = uow.session
         # Counters whose last failure and wait are both over are dropped as we go.
-        session.execute(delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at <= forgotten,
-            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
-        ).execution_options(synchronize_session=False))
-        found = {(r.kind, r.key): r for r in _throttles(session, keys)}
+        uow.accounts.drop_spent_throttles(forgotten, now)
+        found = {(r.kind, r.key): r for r in uow.accounts.throttles(keys)}
         rows = []
         for kind, key in keys:
             row = found.get((kind, key))
             if row is None:
                 row = LoginThrottle(kind=kind, key=key, failures=0, last_failure_at=now)
-                session.add(row)
+                uow.accounts.add_throttle(row)
             elif row.last_failure_at <= forgotten:
                 row.failures = 0
             row.failures += 1
@@ -722,22 +639,18 @@ def _record_failure(uow_factory: UowFactory, keys: list[tuple[str, str]], policy
 
 def _forget_failures(uow_factory: UowFactory, kind: ThrottleKind, key: str) -> int:
     with uow_factory() as uow:
-        result = uow.session.execute(delete(LoginThrottle).where(
-            LoginThrottle.kind == kind.value, LoginThrottle.key == key))
+        forgotten = uow.accounts.forget_throttle(kind.value, key)
         uow.commit()
-        return result.rowcount or 0
+        return forgotten
 
 
 def list_login_throttles(uow_factory: UowFactory, policy: LoginPolicy,
                          now: datetime | None = None) -> list[ThrottleView]:
     """The counters still remembered or still blocking, locked ones first, then the newest."""
     now = as_store_time(now or local_now())
-    stmt = select(LoginThrottle).where(or_(
-        LoginThrottle.last_failure_at > now - policy.lockout,
-        and_(LoginThrottle.blocked_until.is_not(None), LoginThrottle.blocked_until > now),
-    ))
     with uow_factory() as uow:
-        views = [_throttle_view(r, policy, now) for r in uow.session.execute(stmt).scalars()]
+        views = [_throttle_view(r, policy, now)
+                 for r in uow.accounts.live_throttles(now - policy.lockout, now)]
     views.sort(key=lambda v: (not v.locked, -v.last_failure_at.timestamp(), v.kind, v.key))
     return views
 
@@ -799,7 +712,7 @@ def seed_demo_accounts(
     created = 0
     for entry in demo:
         with uow_factory() as uow:
-            if accounts_in(uow).get_by_username(entry.username) is not None:
+            if uow.accounts.get_by_username(entry.username) is not None:
                 continue
         try:
             create_account(uow_factory, entry.username, entry.password, entry.role,

@@ -1,18 +1,20 @@
-"""Engine, session factory and schema creation; nothing is opened until a factory is called."""
+"""Engine, session factory and schema creation; nothing is opened until a factory is called.
+
+These are synchronous SQLAlchemy calls: they block the thread that makes them. Code running on
+an event loop (rasa_sdk awaits each action's ``run``; the aiohttp workbench) must not call the
+store directly but hand the work to a thread (``asyncio.to_thread`` or an executor).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-# Every table module, so that Base.metadata (create/drop/compare) knows the whole schema.
-import bot.store.accounts  # noqa: F401,E402
-import bot.store.desk  # noqa: F401,E402
-import bot.trainer.inbox  # noqa: F401,E402
+from bot.store.models import Base
 
 
 def _is_memory_sqlite(database: str | None) -> bool:
@@ -28,8 +30,9 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create a 2.0-style engine for `url`.
 
-    For SQLite, foreign keys are enforced, connections may cross threads (the action server
-    runs handlers in a thread pool), an in-memory database (``sqlite://``) lives on one shared
+    For SQLite, foreign keys are enforced, connections may cross threads (code on an event
+    loop runs store calls in worker threads, see the module docstring), an in-memory
+    database (``sqlite://``) lives on one shared
     connection, and the parent directory of a database file is created if missing.
 
     Args:
@@ -60,6 +63,10 @@ def make_session_factory(engine: Engine) -> sessionmaker:
     """
     return sessionmaker(bind=engine, class_=Session, future=True, expire_on_commit=False)
 
+
+# Every table of the store (`bot.store.models`): what `create_schema` migrates to, and the
+# metadata the Alembic environment compares databases with.
+SCHEMA: MetaData = Base.metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The revision whose tables a database made before migrations existed already has.

@@ -15,28 +15,19 @@ only after the agent was found to hold that conversation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import Enum
+from datetime import datetime
 
-from sqlalchemy import (
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    event,
-    select,
-    update,
-)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped
 
-from bot.store.models import Base, HandoverRequest, as_store_time
-from bot.store.status import OPEN_HANDOVER_STATUSES, HandoverStatus
-from bot.store.uow import UowFactory
+from bot.store.models import (
+    AgentReply,
+    ConversationDay,
+    HandoverEvent,
+    HandoverRequest,
+    as_store_time,
+)
+from bot.store.status import OPEN_HANDOVER_STATUSES, Delivery, HandoverStatus, ReplyDecision
+from bot.store.uow import UnitOfWork, UowFactory
 
 MAX_REPLY_CHARS = 2000
 MAX_REQUEST_KEY_CHARS = 64  # agent_reply.request_key
@@ -80,72 +71,6 @@ class DeskForbidden(DeskError):
     """The conversation is not held by the one asking (and they do not supervise)."""
 
 
-class ReplyDecision(str, Enum):
-    """What the agent did with a suggestion."""
-
-    ACCEPTED = "accepted"   # sent as suggested
-    EDITED = "edited"       # sent after editing
-    REJECTED = "rejected"   # not sent
-    WRITTEN = "written"     # no suggestion: the agent wrote it
-
-
-class Delivery(str, Enum):
-    """Whether a reply reached the customer's channel."""
-
-    PENDING = "pending"     # not yet (the REST outbox: until the client fetches it)
-    SENT = "sent"
-    FAILED = "failed"
-    NONE = "none"           # nothing to deliver (a rejection)
-
-
-class HandoverEvent(Base):
-    """One step of a hand-over: queued, claimed, transferred, released, handed back, replied."""
-
-    __tablename__ = "handover_event"
-
-    id: Mapped[int] = Column(Integer, primary_key=True)
-    handover_id: Mapped[int] = Column(
-        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    at: Mapped[datetime] = Column(DateTime, nullable=False)
-    actor: Mapped[str] = Column(String(64), nullable=False)
-    action: Mapped[str] = Column(String(24), nullable=False)
-    detail: Mapped[str] = Column(Text, nullable=False, default="")
-
-
-@event.listens_for(HandoverEvent, "before_update")
-def _events_are_append_only(*_: object) -> None:
-    raise RuntimeError("handover_event rows are never changed")
-
-
-class AgentReply(Base):
-    """An agent's decision on a suggested reply (or a reply of their own) and its delivery."""
-
-    __tablename__ = "agent_reply"
-    __table_args__ = (
-        # A request key means something only within its conversation.
-        UniqueConstraint("handover_id", "request_key", name="uq_agent_reply_handover_key"),
-    )
-
-    id: Mapped[int] = Column(Integer, primary_key=True)
-    request_key: Mapped[str] = Column(String(64), nullable=False)
-    handover_id: Mapped[int] = Column(
-        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    sender_id: Mapped[str] = Column(String(128), nullable=False, index=True)
-    channel: Mapped[str] = Column(String(32), nullable=False)
-    agent: Mapped[str] = Column(String(64), nullable=False, index=True)
-    suggestion_kind: Mapped[str | None] = Column(String(32), nullable=True)
-    suggested_text: Mapped[str | None] = Column(Text, nullable=True)
-    final_text: Mapped[str | None] = Column(Text, nullable=True)
-    decision: Mapped[str] = Column(String(12), nullable=False)
-    edit_distance: Mapped[int | None] = Column(Integer, nullable=True)
-    delivery: Mapped[str] = Column(String(12), nullable=False)
-    delivery_error: Mapped[str] = Column(Text, nullable=False, default="")
-    created_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
-    delivered_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
-
-
 @dataclass(frozen=True)
 class HandoverView:
     """A hand-over request as the workbench shows it."""
@@ -167,11 +92,14 @@ class HandoverView:
 
     @property
     def is_open(self) -> bool:
+        """Waiting or taken: not yet handed back to the bot."""
         return self.status in _OPEN
 
 
 @dataclass(frozen=True)
 class EventView:
+    """One step of a hand-over as the workbench shows it."""
+
     at: datetime
     actor: str
     action: str
@@ -237,41 +165,31 @@ def edit_distance(a: str, b: str) -> int:
 def open_queue(uow_factory: UowFactory, limit: int = 200) -> list[HandoverView]:
     """Open hand-overs: waiting ones first (oldest first), then taken ones (oldest claim first)."""
     with uow_factory() as uow:
-        stmt = (
-            select(HandoverRequest)
-            .where(HandoverRequest.status.in_(_OPEN))
-            .order_by(HandoverRequest.status.desc(), HandoverRequest.created_at, HandoverRequest.id)
-            .limit(limit)
-        )
-        # 'waiting' sorts after 'taken' alphabetically: descending puts waiting first.
-        return [_handover_view(r) for r in uow.session.execute(stmt).scalars()]
+        return [_handover_view(r) for r in uow.desk.open_queue(limit)]
 
 
 def get_handover(uow_factory: UowFactory, handover_id: int) -> HandoverView | None:
     """One hand-over request, or None."""
     with uow_factory() as uow:
-        request = uow.session.get(HandoverRequest, handover_id)
+        request = uow.desk.get(handover_id)
         return _handover_view(request) if request is not None else None
 
 
 def handover_events(uow_factory: UowFactory, handover_id: int) -> list[EventView]:
     """The steps of one hand-over, oldest first."""
     with uow_factory() as uow:
-        stmt = (select(HandoverEvent).where(HandoverEvent.handover_id == handover_id)
-                .order_by(HandoverEvent.at, HandoverEvent.id))
         return [EventView(e.at, e.actor, e.action, e.detail)
-                for e in uow.session.execute(stmt).scalars()]
+                for e in uow.desk.events(handover_id)]
 
 
-def _log(uow: object, handover_id: int, at: datetime, actor: str, action: str,
+def _log(uow: UnitOfWork, handover_id: int, at: datetime, actor: str, action: str,
          detail: str = "") -> None:
-    uow.session.add(HandoverEvent(handover_id=handover_id, at=at, actor=actor,  # type: ignore[attr-defined]
-                                  action=action, detail=detail))
+    uow.desk.log(HandoverEvent(handover_id=handover_id, at=at, actor=actor, action=action,
+                               detail=detail))
 
 
-def _locked(uow: object, handover_id: int) -> HandoverRequest:
-    stmt = select(HandoverRequest).where(HandoverRequest.id == handover_id).with_for_update()
-    request = uow.session.execute(stmt).scalar_one_or_none()  # type: ignore[attr-defined]
+def _locked(uow: UnitOfWork, handover_id: int) -> HandoverRequest:
+    request = uow.desk.lock(handover_id)
     if request is None:
         raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
     return request
@@ -285,22 +203,13 @@ def claim(uow_factory: UowFactory, handover_id: int, agent: str, now: datetime) 
     """
     now = as_store_time(now)
     with uow_factory() as uow:
-        # A conditional update: of two agents claiming at once, exactly one wins.
-        result = uow.session.execute(
-            update(HandoverRequest)
-            .where(HandoverRequest.id == handover_id,
-                   HandoverRequest.status == HandoverStatus.WAITING.value)
-            .values(status=HandoverStatus.TAKEN.value, assigned_to=agent, claimed_at=now,
-                    updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
+        if uow.desk.claim(handover_id, agent, now):
             _log(uow, handover_id, now, agent, "claimed")
             uow.commit()
-        request = uow.session.get(HandoverRequest, handover_id)
+        request = uow.desk.get(handover_id)
         if request is None:
             raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
-        uow.session.refresh(request)
+        uow.desk.refresh(request)
         if request.status == HandoverStatus.TAKEN.value and request.assigned_to == agent:
             return _handover_view(request)
         if request.status == HandoverStatus.TAKEN.value:
@@ -328,7 +237,7 @@ def holder_view(uow_factory: UowFactory, handover_id: int, actor: str,
         DeskForbidden: `actor` does not hold it (it is waiting, handed back, or another's).
     """
     with uow_factory() as uow:
-        request = uow.session.get(HandoverRequest, handover_id)
+        request = uow.desk.get(handover_id)
         if request is None:
             raise DeskNotFound(f"没有编号为 {handover_id} 的转人工会话")
         if not supervisor and (request.status != HandoverStatus.TAKEN.value
@@ -474,7 +383,7 @@ def record_reply(
             delivery=(Delivery.NONE if final_text is None else Delivery.PENDING).value,
             delivery_error="", created_at=now,
         )
-        uow.session.add(reply)
+        uow.desk.add_reply(reply)
         request.updated_at = now
         _log(uow, handover_id, now, agent, "replied" if final_text is not None else "rejected",
              suggestion_kind or "")
@@ -489,11 +398,9 @@ def record_reply(
         return _reply_view(reply), True
 
 
-def _seen(uow: object, handover_id: int, request_key: str, agent: str) -> ReplyView | None:
+def _seen(uow: UnitOfWork, handover_id: int, request_key: str, agent: str) -> ReplyView | None:
     """The reply this conversation recorded under `request_key`, if any (only `agent`'s)."""
-    seen = uow.session.execute(  # type: ignore[attr-defined]
-        select(AgentReply).where(AgentReply.handover_id == handover_id,
-                                 AgentReply.request_key == request_key)).scalar_one_or_none()
+    seen = uow.desk.reply_by_key(handover_id, request_key)
     if seen is None:
         return None
     if seen.agent != agent:  # the conversation was transferred after that reply
@@ -506,7 +413,7 @@ def mark_delivery(uow_factory: UowFactory, reply_id: int, delivered: bool, error
     """Record whether a reply reached the customer's channel."""
     now = as_store_time(now)
     with uow_factory() as uow:
-        reply = uow.session.get(AgentReply, reply_id)
+        reply = uow.desk.get_reply(reply_id)
         if reply is None:
             raise DeskError(f"没有编号为 {reply_id} 的回复")
         reply.delivery = (Delivery.SENT if delivered else Delivery.FAILED).value
@@ -519,9 +426,7 @@ def mark_delivery(uow_factory: UowFactory, reply_id: int, delivered: bool, error
 def replies_for(uow_factory: UowFactory, handover_id: int) -> list[ReplyView]:
     """The replies recorded for one hand-over, oldest first."""
     with uow_factory() as uow:
-        stmt = (select(AgentReply).where(AgentReply.handover_id == handover_id)
-                .order_by(AgentReply.created_at, AgentReply.id))
-        return [_reply_view(r) for r in uow.session.execute(stmt).scalars()]
+        return [_reply_view(r) for r in uow.desk.replies(handover_id)]
 
 
 def take_outbox(uow_factory: UowFactory, sender_id: str, channel: str,
@@ -532,11 +437,7 @@ def take_outbox(uow_factory: UowFactory, sender_id: str, channel: str,
     """
     now = as_store_time(now)
     with uow_factory() as uow:
-        stmt = (select(AgentReply)
-                .where(AgentReply.sender_id == sender_id, AgentReply.channel == channel,
-                       AgentReply.delivery == Delivery.PENDING.value)
-                .order_by(AgentReply.created_at, AgentReply.id).with_for_update())
-        rows = list(uow.session.execute(stmt).scalars())
+        rows = uow.desk.pending_replies(sender_id, channel)
         for reply in rows:
             reply.delivery = Delivery.SENT.value
             reply.delivered_at = now
@@ -544,40 +445,18 @@ def take_outbox(uow_factory: UowFactory, sender_id: str, channel: str,
         return [_reply_view(r) for r in rows]
 
 
-class ConversationDay(Base):
-    """A customer who wrote to the bot on a day, per channel: the base of bot containment.
-
-    One row per (sender, channel, day); ``messages`` counts what they sent that day.
-    """
-
-    __tablename__ = "conversation_day"
-    __table_args__ = (UniqueConstraint("sender_id", "channel", "day",
-                                       name="uq_conversation_day"),)
-
-    id: Mapped[int] = Column(Integer, primary_key=True)
-    sender_id: Mapped[str] = Column(String(128), nullable=False)
-    channel: Mapped[str] = Column(String(32), nullable=False)
-    day: Mapped[date] = Column(Date, nullable=False, index=True)
-    messages: Mapped[int] = Column(Integer, nullable=False, default=0)
-
-
 def count_conversation(uow_factory: UowFactory, sender_id: str, channel: str,
                        now: datetime) -> None:
     """Count one customer message towards (sender, channel, today)."""
     day = as_store_time(now).date()
-    bump = (update(ConversationDay)
-            .where(ConversationDay.sender_id == sender_id, ConversationDay.channel == channel,
-                   ConversationDay.day == day)
-            .values(messages=ConversationDay.messages + 1)
-            .execution_options(synchronize_session=False))
     with uow_factory() as uow:
-        if not uow.session.execute(bump).rowcount:
-            uow.session.add(ConversationDay(sender_id=sender_id, channel=channel, day=day,
-                                            messages=1))
+        if not uow.desk.count_message(sender_id, channel, day):
+            uow.desk.add_day(ConversationDay(sender_id=sender_id, channel=channel, day=day,
+                                             messages=1))
             try:
                 uow.commit()
                 return
             except IntegrityError:  # another worker counted the first message of the day
                 uow.rollback()
-                uow.session.execute(bump)
+                uow.desk.count_message(sender_id, channel, day)
         uow.commit()

@@ -1,23 +1,34 @@
-"""SQLAlchemy models of the operational store: mail items, their tracking events, handovers.
+"""Every table of the operational store, on one ``Base.metadata``.
+
+This module is the schema's registry: the engine setup (`bot.store.db`) and the Alembic
+environment (``bot/store/migrations/env.py``) both read `Base.metadata` from here, so they see
+the same tables. Sections: mail items and their tracking events, hand-overs, work orders and
+pickups; workbench accounts and failed-login throttles (services in `bot.store.accounts`); the
+agents' desk (`bot.store.desk`); the trainers' NLU inbox (services in `bot.trainer.inbox`).
+Queries live in `bot.store.repositories`.
 
 Times are stored as naive Beijing time (UTC+8, no daylight saving), the clock customers and
 agents read; `as_store_time` brings any datetime into that convention.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     Numeric,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -25,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, declarative_base, relationship, validates
+from sqlalchemy.orm import Mapped, registry, relationship, validates
 
 from bot.config import TIMEZONE, local_now
 from bot.store.status import (
@@ -38,7 +49,22 @@ from bot.store.status import (
 )
 from bot.text.tracking import normalise
 
-Base = declarative_base()
+_registry = registry()
+
+
+@_registry.as_declarative_base()
+class Base:
+    """The declarative base of every table here; ``Base.metadata`` is the whole schema.
+
+    The annotations tell type checkers what the declarative machinery adds at run time
+    (SQLAlchemy 1.4 ships no type information).
+    """
+
+    metadata: ClassVar[MetaData]
+    __table__: ClassVar[Table]
+
+    if TYPE_CHECKING:
+        def __init__(self, **columns: Any) -> None: ...
 
 
 def as_store_time(moment: datetime) -> datetime:
@@ -62,17 +88,20 @@ class Money(TypeDecorator):
         self._quantum = Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
+        """A string column on SQLite (no exact decimals there), NUMERIC elsewhere."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(32))
         return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """The amount rounded to the column's scale (as text on SQLite)."""
         if value is None:
             return None
         amount = Decimal(value).quantize(self._quantum)
         return str(amount) if dialect.name == "sqlite" else amount
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """The stored amount as a `Decimal` of the column's scale."""
         return None if value is None else Decimal(value).quantize(self._quantum)
 
 
@@ -358,3 +387,161 @@ class PickupReminder(Base):
 @event.listens_for(WorkOrderEvent, "before_update")
 def _history_is_append_only(_mapper: Any, _connection: Any, target: WorkOrderEvent) -> None:
     raise ValueError(f"work-order history is append-only (event {target.id})")
+
+
+# --- workbench accounts (bot.store.accounts) ------------------------------------------------
+
+USERNAME_MAX = 64
+DISPLAY_NAME_MAX = 64
+ROLE_MAX = 16
+HASH_MAX = 255
+THROTTLE_KIND_MAX = 8
+# Room for any username (64 characters) or client address (IPv6 with a zone included).
+THROTTLE_KEY_MAX = 255
+
+
+class Account(Base):
+    """A person who logs in to the workbench."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    username: Mapped[str] = Column(String(USERNAME_MAX), nullable=False, unique=True)
+    password_hash: Mapped[str] = Column(String(HASH_MAX), nullable=False)
+    role: Mapped[str] = Column(String(ROLE_MAX), nullable=False)
+    display_name: Mapped[str] = Column(String(DISPLAY_NAME_MAX), nullable=False, default="")
+    active: Mapped[bool] = Column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False, default=local_now)
+    last_login_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Account {self.username} {self.role}{'' if self.active else ' inactive'}>"
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one username or one client address.
+
+    A username is counted whether or not an account has it (see the module docstring).
+    A row is forgotten once `LoginPolicy.lockout` has passed since its last failure.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_login_throttle"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    kind: Mapped[str] = Column(String(THROTTLE_KIND_MAX), nullable=False)
+    key: Mapped[str] = Column(String(THROTTLE_KEY_MAX), nullable=False)
+    failures: Mapped[int] = Column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    # No login is heard for this username or address before this time (None: no wait).
+    blocked_until: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+# --- the agents' desk (bot.store.desk) ----------------------------------------------------
+
+
+class HandoverEvent(Base):
+    """One step of a hand-over: queued, claimed, transferred, released, handed back, replied."""
+
+    __tablename__ = "handover_event"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    handover_id: Mapped[int] = Column(
+        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+    actor: Mapped[str] = Column(String(64), nullable=False)
+    action: Mapped[str] = Column(String(24), nullable=False)
+    detail: Mapped[str] = Column(Text, nullable=False, default="")
+
+
+@event.listens_for(HandoverEvent, "before_update")
+def _events_are_append_only(*_: object) -> None:
+    raise RuntimeError("handover_event rows are never changed")
+
+
+class AgentReply(Base):
+    """An agent's decision on a suggested reply (or a reply of their own) and its delivery."""
+
+    __tablename__ = "agent_reply"
+    __table_args__ = (
+        # A request key means something only within its conversation.
+        UniqueConstraint("handover_id", "request_key", name="uq_agent_reply_handover_key"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    request_key: Mapped[str] = Column(String(64), nullable=False)
+    handover_id: Mapped[int] = Column(
+        Integer, ForeignKey("handover_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sender_id: Mapped[str] = Column(String(128), nullable=False, index=True)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    agent: Mapped[str] = Column(String(64), nullable=False, index=True)
+    suggestion_kind: Mapped[str | None] = Column(String(32), nullable=True)
+    suggested_text: Mapped[str | None] = Column(Text, nullable=True)
+    final_text: Mapped[str | None] = Column(Text, nullable=True)
+    decision: Mapped[str] = Column(String(12), nullable=False)
+    edit_distance: Mapped[int | None] = Column(Integer, nullable=True)
+    delivery: Mapped[str] = Column(String(12), nullable=False)
+    delivery_error: Mapped[str] = Column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
+    delivered_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+class ConversationDay(Base):
+    """A customer who wrote to the bot on a day, per channel: the base of bot containment.
+
+    One row per (sender, channel, day); ``messages`` counts what they sent that day.
+    """
+
+    __tablename__ = "conversation_day"
+    __table_args__ = (UniqueConstraint("sender_id", "channel", "day",
+                                       name="uq_conversation_day"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    sender_id: Mapped[str] = Column(String(128), nullable=False)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    day: Mapped[date] = Column(Date, nullable=False, index=True)
+    messages: Mapped[int] = Column(Integer, nullable=False, default=0)
+
+
+# --- the trainers' NLU inbox (bot.trainer.inbox) -------------------------------------------
+
+
+class NluCandidate(Base):
+    """A customer message waiting for (or done with) a trainer's review."""
+
+    __tablename__ = "nlu_candidate"
+    __table_args__ = (Index("ix_nlu_candidate_status_received", "status", "received_at"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    # Where it came from: "tracker:<sender>:<timestamp>" or "correction:<sender>:<time>:<hash>".
+    source_key: Mapped[str] = Column(String(320), nullable=False, unique=True)
+    sender_id: Mapped[str] = Column(String(255), nullable=False, index=True)
+    channel: Mapped[str] = Column(String(32), nullable=False)
+    text: Mapped[str] = Column(Text, nullable=False)  # raw; shown masked (review_text)
+    received_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
+    reason: Mapped[str] = Column(String(24), nullable=False)
+    predicted_intent: Mapped[str | None] = Column(String(64), nullable=True)
+    confidence: Mapped[float | None] = Column(Float, nullable=True)
+    predicted_entities: Mapped[str] = Column(Text, nullable=False, default="[]")  # JSON
+    suggested_intent: Mapped[str | None] = Column(String(64), nullable=True)  # an agent's
+    reported_by: Mapped[str | None] = Column(String(64), nullable=True)  # that agent
+    status: Mapped[str] = Column(String(12), nullable=False)
+    intent: Mapped[str | None] = Column(String(64), nullable=True)  # the trainer's choice
+    entities: Mapped[str] = Column(Text, nullable=False, default="[]")  # JSON spans
+    note: Mapped[str | None] = Column(Text, nullable=True)  # why in conflict / not written
+    reviewed_by: Mapped[str | None] = Column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    exported_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+class CollectCursor(Base):
+    """How far `collect` has read a source (the tracker's events, the agents' replies)."""
+
+    __tablename__ = "nlu_collect_cursor"
+
+    source: Mapped[str] = Column(String(32), primary_key=True)
+    origin: Mapped[str] = Column(String(64), nullable=False)  # SHA-256 of the tracker URL
+    position: Mapped[int] = Column(Integer, nullable=False)  # the last id read
+    updated_at: Mapped[datetime] = Column(DateTime, nullable=False)

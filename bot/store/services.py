@@ -200,6 +200,7 @@ def list_waiting_handovers(uow_factory: UowFactory) -> list[WaitingHandover]:
     """The agents' queue: waiting requests, oldest first."""
     with uow_factory() as uow:
         return [
-            WaitingHandover(r.id, r.sender_id, r.channel, r.reason, r.intent, r.last_message, r.created_at)
+            WaitingHandover(r.id, r.sender_id, r.channel, r.reason, r.intent, r.last_message,
+                            r.created_at)
             for r in uow.handovers.list_waiting()
         ]

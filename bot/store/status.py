@@ -1,4 +1,4 @@
-"""Mail status codes with the labels China Post shows customers, and handover states."""
+"""The values the store keeps in its status columns, as enums (most with their Chinese labels)."""
 from __future__ import annotations
 
 from enum import Enum
@@ -131,10 +131,12 @@ class Priority(str, Enum):
 
     @property
     def rank(self) -> int:
+        """0, 1 or 2: for comparing priorities (a priority is only ever raised)."""
         return _PRIORITY_RANK[self]
 
     @property
     def label(self) -> str:
+        """The Chinese name shown to agents (普通, 优先, 紧急)."""
         return {"normal": "普通", "high": "优先", "urgent": "紧急"}[self.value]
 
 
@@ -154,6 +156,7 @@ class WorkOrderStatus(str, Enum):
 
     @property
     def label(self) -> str:
+        """The Chinese name shown to agents and customers (待处理, 处理中, ...)."""
         return {
             "new": "待处理", "in_progress": "处理中", "answered": "已反馈",
             "called_back": "已回访", "closed": "已结案", "reopened": "重新打开",
@@ -172,6 +175,24 @@ class PickupStatus(str, Enum):
     BOOKED = "booked"
     COLLECTED = "collected"
     CANCELLED = "cancelled"
+
+
+class ReplyDecision(str, Enum):
+    """What the agent did with a suggestion."""
+
+    ACCEPTED = "accepted"   # sent as suggested
+    EDITED = "edited"       # sent after editing
+    REJECTED = "rejected"   # not sent
+    WRITTEN = "written"     # no suggestion: the agent wrote it
+
+
+class Delivery(str, Enum):
+    """Whether a reply reached the customer's channel."""
+
+    PENDING = "pending"     # not yet (the REST outbox: until the client fetches it)
+    SENT = "sent"
+    FAILED = "failed"
+    NONE = "none"           # nothing to deliver (a rejection)
 
 
 def label_of(enum: Callable[[str], Any], value: str) -> str:

@@ -8,7 +8,10 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from bot.store.repositories import (
+    AccountRepository,
+    DeskRepository,
     HandoverRepository,
+    InboxRepository,
     MailRepository,
     PickupRepository,
     WorkOrderRepository,
@@ -16,7 +19,10 @@ from bot.store.repositories import (
 
 
 class UnitOfWork:
-    """A session and its repositories for one operation.
+    """A session and its repositories for one operation, one repository per aggregate.
+
+    Services query and write through the repositories (``uow.mail``, ``uow.accounts``,
+    ``uow.inbox``, ...); ``uow.session`` is there for the repositories and for tests.
 
     Usage::
 
@@ -31,6 +37,9 @@ class UnitOfWork:
     handovers: HandoverRepository
     work_orders: WorkOrderRepository
     pickups: PickupRepository
+    accounts: AccountRepository
+    desk: DeskRepository
+    inbox: InboxRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -41,6 +50,9 @@ class UnitOfWork:
         self.handovers = HandoverRepository(self.session)
         self.work_orders = WorkOrderRepository(self.session)
         self.pickups = PickupRepository(self.session)
+        self.accounts = AccountRepository(self.session)
+        self.desk = DeskRepository(self.session)
+        self.inbox = InboxRepository(self.session)
         return self
 
     def __exit__(

@@ -1,8 +1,10 @@
 """Work-order and pickup services: open, link, move through the life cycle, escalate.
 
-Plain functions over a unit-of-work factory, like `bot.store.services`. Deadlines come from a
-deadline policy (`bot.workorders.policy.DeadlinePolicy`); remaining time and overdue state are
-computed from it whenever an order is read, never stored.
+Plain functions over a unit-of-work factory, like `bot.store.services`. Deadlines come from
+the `DeadlineRules` the caller passes in (in the product, `bot.workorders.policy.DeadlinePolicy`,
+which the store never imports); remaining time and overdue state are computed from them
+whenever an order is read, never stored. The responsibility suggestion and the drafted
+feedback of an order are in `bot.workorders.followup`.
 
 Who may act on an order from the workbench (an actor given as `Staff`; the bot, imports and
 the seed act under a plain name and are not limited):
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -36,11 +38,6 @@ from bot.store.status import (
 )
 from bot.store.uow import UnitOfWork, UowFactory
 from bot.text.masking import mask_phone
-
-if TYPE_CHECKING:
-    from bot.store.models import MailItem
-    from bot.workorders.drafts import FollowupDrafts
-    from bot.workorders.responsibility import MailFacts, ResponsibilitySuggestion
 
 S = WorkOrderStatus
 
@@ -63,11 +60,15 @@ TOP_PRIORITY_AT = 4
 class DeadlineRules(Protocol):
     """What the services need of a deadline policy."""
 
-    def deadline(self, channel: str, opened_at: datetime, unit: str | None = None) -> datetime: ...
+    def deadline(self, channel: str, opened_at: datetime, unit: str | None = None) -> datetime:
+        """When an order of `channel` opened at `opened_at` must be answered."""
+        ...
 
     def remaining(
         self, channel: str, deadline: datetime, now: datetime, unit: str | None = None
-    ) -> timedelta: ...
+    ) -> timedelta:
+        """Time left until `deadline` at `now` (negative once it has passed)."""
+        ...
 
 
 class WorkOrderError(ValueError):
@@ -148,6 +149,7 @@ class WorkOrderView:
 
     @property
     def is_open(self) -> bool:
+        """Not closed (reopened orders are open again)."""
         return self.status is not WorkOrderStatus.CLOSED
 
 
@@ -294,7 +296,8 @@ def _imported(uow: UnitOfWork, request: NewWorkOrder) -> WorkOrder | None:
     return uow.work_orders.by_external_id(Channel(request.channel).value, request.external_id)
 
 
-def _link(uow: UnitOfWork, order: WorkOrder, request: NewWorkOrder, now: datetime, actor: str) -> None:
+def _link(uow: UnitOfWork, order: WorkOrder, request: NewWorkOrder, now: datetime,
+          actor: str) -> None:
     order.contacts += 1
     if request.external_id:
         uow.work_orders.add_source(order, Channel(request.channel).value, request.external_id, now)
@@ -417,7 +420,8 @@ def find_work_orders(
                 for o in uow.work_orders.find(mail_number, phone, sender_id)]
 
 
-def list_work_orders(uow_factory: UowFactory, rules: DeadlineRules, now: datetime) -> list[WorkOrderView]:
+def list_work_orders(uow_factory: UowFactory, rules: DeadlineRules,
+                     now: datetime) -> list[WorkOrderView]:
     """Every order as of `now`: overdue open ones first, then by deadline."""
     now = as_store_time(now)
     with uow_factory() as uow:
@@ -699,61 +703,3 @@ def _escalate(uow: UnitOfWork, rules: DeadlineRules, pickup: PickupOrder, count:
         return escalation, "raised"
     uow.work_orders.log(escalation, now, "bot", "reminder", f"客户第{count}次催揽收")
     return escalation, None
-
-
-@dataclass(frozen=True)
-class OrderFollowup:
-    """What an agent needs to answer an order: the responsibility suggestion and the drafts."""
-
-    order: WorkOrderView
-    suggestion: "ResponsibilitySuggestion"
-    drafts: "FollowupDrafts"
-
-
-def _mail_facts(mail: "MailItem | None") -> "MailFacts | None":
-    from bot.workorders.responsibility import MailFacts, TrailEvent
-
-    if mail is None:
-        return None
-    return MailFacts(
-        number=mail.number, product=mail.product, status_code=mail.status,
-        sender_area=mail.sender_area, recipient_area=mail.recipient_area,
-        posted_at=mail.posted_at, promised_by=mail.promised_by,
-        insured_value=mail.insured_value, postage=mail.postage, signed_by=mail.signed_by,
-        trail=tuple(TrailEvent(e.occurred_at, e.place, e.unit, e.status_code, e.description)
-                    for e in mail.events),
-    )
-
-
-def mail_facts(uow_factory: UowFactory, number: str) -> "MailFacts | None":
-    """A mail item with its trail as the responsibility and draft rules read it, or None."""
-    with uow_factory() as uow:
-        return _mail_facts(uow.mail.get_by_number(number))
-
-
-def draft_for_order(uow_factory: UowFactory, rules: DeadlineRules, number: str,
-                    now: datetime) -> OrderFollowup:
-    """Suggest the responsible unit and draft the feedback, callback script and note.
-
-    The drafts are filled from the order and its mail's tracking trail; phone numbers in them
-    are masked. Nothing is written: the agent confirms the unit with `decide_responsibility`.
-
-    Raises:
-        WorkOrderNotFound: no such order.
-    """
-    from bot.workorders.drafts import draft_followups
-    from bot.workorders.responsibility import WorkOrderFacts, suggest_responsibility
-
-    now = as_store_time(now)
-    with uow_factory() as uow:
-        order = _order(uow, number)
-        mail = _mail_facts(uow.mail.get_by_number(order.mail_number)) if order.mail_number else None
-        view = _view(order, rules, now)
-    facts = WorkOrderFacts(
-        number=view.number, channel=view.channel.value, category=view.category.value,
-        mail_number=view.mail_number, customer_phone=view.customer_phone,
-        description=view.description, opened_at=view.opened_at, deadline=view.deadline,
-        priority=view.priority.value,
-    )
-    suggestion = suggest_responsibility(facts, mail, now)
-    return OrderFollowup(view, suggestion, draft_followups(facts, mail, suggestion, now))

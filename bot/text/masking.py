@@ -16,11 +16,15 @@ from bot.text import gazetteer, phones
 STAR = "*"
 HIDDEN = STAR * 4
 
-# Resident ID numbers: 18 characters (last may be X) with a plausible birth date, or the old 15 digits.
-_ID18_RE = re.compile(
-    r"(?<![\dA-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![\dA-Za-z])"
+# Resident ID numbers: 18 characters (last may be X) with a plausible birth date, or the old
+# 15 digits.
+ID18_RE = re.compile(
+    r"(?<![\dA-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![\dA-Za-z])"
 )
-_ID15_RE = re.compile(r"(?<![\dA-Za-z])\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![\dA-Za-z])")
+ID15_RE = re.compile(
+    r"(?<![\dA-Za-z])\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![\dA-Za-z])"
+)
 
 _PROVINCE_RE = re.compile(r"云南省|云南|[\u4e00-\u9fa5]{2,3}省|[\u4e00-\u9fa5]{2,8}?自治区")
 _CITY_RE = re.compile(r"[\u4e00-\u9fa5]{2,8}?(?:市|自治州|州|地区|盟)")
@@ -28,7 +32,8 @@ _COUNTY_RE = re.compile(r"[\u4e00-\u9fa5]{1,8}?(?:区|县|旗|市)")
 # Endings that look like a district but name a neighbourhood, campus or park.
 _NOT_A_DISTRICT = ("小区", "社区", "园区", "校区", "景区", "街区", "厂区", "营区")
 
-_SIGNER_ROLES = "本人|他人|门卫|前台|收发室|单位收发室|物业|保安|驿站|快递柜|智能快递柜|信报箱|家人|同事|邻居|朋友"
+_SIGNER_ROLES = ("本人|他人|门卫|前台|收发室|单位收发室|物业|保安|驿站|快递柜|智能快递柜|信报箱|"
+                 "家人|同事|邻居|朋友")
 _SIGNER_RE = re.compile(rf"^(?P<role>{_SIGNER_ROLES})?(?P<name>.*?)(?P<suffix>代收|签收|代签)?$")
 
 
@@ -43,8 +48,11 @@ def _keep_ends(value: str, head: int, tail: int) -> str:
     return value[:head] + STAR * (len(value) - head - tail) + value[len(value) - tail:]
 
 
-def _area_code_length(digits: str) -> int:
-    # 010 and 02x are the only three-digit area codes; all others have four digits.
+def area_code_length(digits: str) -> int:
+    """How many leading digits of a landline number are its area code (3 or 4).
+
+    010 and 02x are the only three-digit area codes; all others have four digits.
+    """
     return 3 if digits.startswith(("010", "02")) else 4
 
 
@@ -63,7 +71,7 @@ def mask_phone(phone: str) -> str:
         mobile = digits[-11:]
         return f"{mobile[:3]}****{mobile[7:]}"
     if re.fullmatch(r"0\d{9,11}", digits):
-        cut = _area_code_length(digits)
+        cut = area_code_length(digits)
         area, local = digits[:cut], digits[cut:]
         if 7 <= len(local) <= 8:
             return f"{area}-{_keep_ends(local, 0, 4)}"
@@ -138,7 +146,8 @@ def _admin_prefix(address: str) -> int:
 def mask_address(address: str) -> str:
     """Keep the administrative part of an address down to the county/district and hide the rest.
 
-    "蒙自市天马路12号3栋" -> "蒙自市****"; "云南省红河州蒙自市天马路12号" -> "云南省红河州蒙自市****".
+    "蒙自市天马路12号3栋" -> "蒙自市****";
+    "云南省红河州蒙自市天马路12号" -> "云南省红河州蒙自市****".
     """
     value = address.strip()
     keep = _admin_prefix(value)
@@ -205,7 +214,8 @@ _UNIT_RE = re.compile(
     r"(?<![\dA-Za-z])(?P<n>[A-Za-z]?\d{1,5}(?:-\d{1,5}){0,3}|[A-Za-z]|[一二三四五六七八九十两]{1,3})"
     rf"(?P<unit>{_UNIT_WORDS})")
 # A room number written without 室 after a building, unit or floor: 2单元502 (not 3楼12点).
-_ROOM_RE = re.compile(r"\d{2,5}(?:-\d{1,5}){0,2}(?![\d号栋幢座楼层室单点天月年次个件分小时元块公斤克米岁周])")
+_ROOM_RE = re.compile(r"\d{2,5}(?:-\d{1,5}){0,2}"
+                      r"(?![\d号栋幢座楼层室单点天月年次个件分小时元块公斤克米岁周])")
 # "12月3号", "星期3号"... are dates, not house numbers.
 _DATE_BEFORE = ("月", "日", "期", "周", "礼拜")
 # Characters that end a proper name when reading backwards from 路/小区: the verbs and
@@ -341,7 +351,8 @@ _FUNCTION_SURNAMES = frozenset("来向于和时都那但由全成应相从明国
                                "第单包")
 # Where a name ends: particles, pronouns, verbs that follow a name, and the start of these words.
 _NAME_STOPS = set("的了是在和与跟给从要想来去说问请帮我你他她您们啊呀吗呢吧哦嗯也都就还不没已未"
-                  "被把让对到寄收取查送拿打叫找住等及或这那哪谁什么个号很太又再总却，,。.！!？?；;：:、 \t\n")
+                  "被把让对到寄收取查送拿打叫找住等及或这那哪谁什么个号很太又再总却"
+                  "，,。.！!？?；;：:、 \t\n")
 _NAME_END_WORDS = ("先生", "女士", "小姐", "师傅", "老师", "同志", "电话", "手机", "地址",
                    "今天", "明天", "昨天", "快递", "邮件", "邮箱", "邮政", "身份", "联系",
                    "家里", "号码", "单号", "签收", "代收", "态度", "服务", "派件", "送件",
@@ -472,7 +483,7 @@ def find_names(text: str) -> list[Found]:
 
 
 def _ids_and_phones(text: str) -> list[Found]:
-    out = [Found(m.start(), m.end(), "id") for p in (_ID18_RE, _ID15_RE) for m in p.finditer(text)]
+    out = [Found(m.start(), m.end(), "id") for p in (ID18_RE, ID15_RE) for m in p.finditer(text)]
     out += [Found(m.start(), m.end(), "phone") for m in phones.PHONE_RE.finditer(text)]
     return out
 

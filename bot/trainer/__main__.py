@@ -16,15 +16,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from bot.config import PROJECT_ROOT, load_settings, local_now
-from bot.trainer.registry import REGISTRY, Registry, RegistryError
+from bot.trainer.registry import Registry, RegistryError
+
+if TYPE_CHECKING:
+    from bot.trainer.deploy import RasaAdmin
 
 EXIT_ERROR = 2
 
 
-def admin_client() -> "RasaAdmin":  # noqa: F821 - imported below
+def admin_client() -> RasaAdmin:
     """The running Rasa server as configured (token from the settings or var/rasa_token)."""
     from bot.trainer.deploy import RasaAdmin
 
@@ -36,7 +39,8 @@ def admin_client() -> "RasaAdmin":  # noqa: F821 - imported below
     return RasaAdmin(settings.rasa_url, token)
 
 
-def _deployer(registry: Registry, force: bool = False):  # type: ignore[no-untyped-def]
+def _deployer(registry: Registry, force: bool = False) -> Callable[[int], str]:
+    """The deploy step of ``retrain``: puts a model in service and says where."""
     from bot.trainer.deploy import deploy
 
     def run(model_id: int) -> str:
@@ -62,9 +66,10 @@ def show_models(registry: Registry) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command of ``python -m bot.trainer``; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="python -m bot.trainer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--registry", type=Path, default=REGISTRY, help=argparse.SUPPRESS)
+    parser.add_argument("--registry", type=Path, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     retrain = sub.add_parser("retrain", help="train, evaluate, gate and deploy")
     retrain.add_argument("--no-deploy", action="store_true")
@@ -82,10 +87,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub.add_parser("collect", help="fill the trainers' inbox", add_help=False)
     sub.add_parser("export", help="write reviewed examples to data/nlu", add_help=False)
     args, rest = parser.parse_known_args(argv)
-    registry = Registry(args.registry)
+    registry = Registry(args.registry or load_settings().model_registry)
 
     if args.command == "collect":
-        from bot.trainer.inbox import main_collect
+        from bot.trainer.collect import main_collect
 
         return main_collect(rest)
     if args.command == "export":
@@ -96,7 +101,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "retrain":
-            from bot.trainer.retrain import Inputs, retrain as run_retrain
+            from bot.trainer.retrain import Inputs
+            from bot.trainer.retrain import retrain as run_retrain
 
             inputs = Inputs(args.config, args.domain, args.data, args.heldout, args.out)
             return run_retrain(inputs, registry, None if args.no_deploy else _deployer(registry))

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.server import TOKEN_HEADER
+from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
 from bot.trainer.registry import REFUSED, ModelRecord, Registry, RegistryError
 
 LOAD_TIMEOUT_S = 300.0

@@ -38,25 +38,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import yaml
-from sqlalchemy import select, update
+import yaml  # type: ignore[import-untyped,unused-ignore]  # no types-PyYAML installed
 
 from bot.config import PROJECT_ROOT, local_now
 from bot.store.models import as_store_time
 from bot.store.uow import UowFactory
 from bot.text import masking, phones, tracking
-from bot.trainer.inbox import (
-    _ID15_RE,
-    _ID18_RE,
-    CandidateStatus,
-    NluCandidate,
-    Span,
-    _area_code_length,
-    _spans,
-    count_by,
-    domain_vocabulary,
-    review_text,
-)
+from bot.text.masking import ID15_RE, ID18_RE, area_code_length
+from bot.trainer.candidates import CandidateStatus, Span, spans_of
+from bot.trainer.inbox import count_by
+from bot.trainer.pii import review_text
+from bot.trainer.vocabulary import domain_vocabulary
 
 DATA_DIR = PROJECT_ROOT / "data" / "nlu"
 HELDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
@@ -92,7 +84,8 @@ STREET_WORDS = ("建设", "人民", "和平", "文化", "幸福", "光明", "新
 # Rasa's inline entity markup: [text](entity), [text](entity:value), [text]{...}, [text][{...}].
 _MARKUP = re.compile(r"\[(?P<text>[^\]]+?)\](\([^)]+?\)|\{[^}]+?\}|\[.*?\])")
 # What YAML cannot hold in a block scalar, and the characters it reads as line breaks.
-_UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+_UNPRINTABLE = re.compile(
+    "[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
 
 
 # --- comparison ---------------------------------------------------------------------------
@@ -139,7 +132,7 @@ def read_examples(folder: Path, *, generated: bool = True) -> list[tuple[str, st
         folder: a directory of Rasa YAML files.
         generated: also read the ``reviewed_*.yml`` files this module writes.
     """
-    out = []
+    out: list[tuple[str, str, Path]] = []
     for path in sorted(folder.glob("*.yml")):
         if not generated and path.name.startswith(GENERATED_PREFIX):
             continue
@@ -224,7 +217,7 @@ def _phone(found: phones.FoundPhone) -> str:
     digits = _decimals(found.text)
     if found.is_mobile:
         return _layout(found.text, digits[:-11] + mobile_placeholder(digits[-11:]))
-    cut = _area_code_length(digits)
+    cut = area_code_length(digits)
     local = _digits(_rng("landline", digits), len(digits) - cut, first="2345678")
     return _layout(found.text, digits[:cut] + local)
 
@@ -327,7 +320,7 @@ def pseudonymise(text: str, spans: Sequence[Span] = ()) -> str:
     for number in tracking.find_all(text):
         if free(number.start, number.end):
             put(number.start, _layout(number.text, tracking_placeholder(number.number)))
-    for pattern in (_ID18_RE, _ID15_RE):
+    for pattern in (ID18_RE, ID15_RE):
         for m in pattern.finditer(text):
             if free(m.start(), m.end()):
                 put(m.start(), id_placeholder(m.group(0)))
@@ -337,9 +330,9 @@ def pseudonymise(text: str, spans: Sequence[Span] = ()) -> str:
     for span in spans:
         if span.entity in ("phone_number", "tracking_number") and free(span.start, span.end):
             original = text[span.start:span.end]
-            number = tracking.parse(original) if span.entity == "tracking_number" else None
-            if number is not None and len(number.value) == sum(map(_slot, original)):
-                put(span.start, _layout(original, tracking_placeholder(number)))
+            parsed = tracking.parse(original) if span.entity == "tracking_number" else None
+            if parsed is not None and len(parsed.value) == sum(map(_slot, original)):
+                put(span.start, _layout(original, tracking_placeholder(parsed)))
             elif any(c.isdecimal() for c in original):
                 put(span.start, _scramble(original))
     for address in masking.find_addresses(text):
@@ -425,7 +418,7 @@ def render(lines: Iterable[Line]) -> str:
     out = [HEADER, 'version: "3.1"\n', "nlu:\n"]
     for intent in sorted(by_intent):
         out.append(f"- intent: {intent}\n  examples: |\n")
-        for line in sorted(by_intent[intent], key=lambda l: (l.text, l.markup)):
+        for line in sorted(by_intent[intent], key=lambda e: (e.text, e.markup)):
             out.append(f"    - {line.markup}\n")
     return "".join(out)
 
@@ -482,6 +475,7 @@ class ExportResult:
     by_status: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (what the workbench's export answer carries)."""
         return {
             "files": self.files, "changed": self.changed, "removed": self.removed,
             "written": self.written, "newly_exported": self.newly_exported,
@@ -534,7 +528,8 @@ def _plan(rows: list[_Row], known: dict[str, list[Known]], held_out: dict[str, l
             continue
         same = sorted({_shown(k.path) for key in row.keys for k in known.get(key, [])})
         if same:
-            row.outcome, row.note = "duplicate", f"训练数据 {'、'.join(same)} 里已有这句话，未重复写入"
+            row.outcome = "duplicate"
+            row.note = f"训练数据 {'、'.join(same)} 里已有这句话，未重复写入"
             continue
         row.outcome = "written"
     # The same text annotated twice: one intent is written once, two intents are a conflict.
@@ -580,11 +575,8 @@ def export(uows: UowFactory, data_dir: Path = DATA_DIR, heldout_dir: Path = HELD
     topic = topics(hand_written)
     intents = domain_vocabulary(domain_path).intents
     with uows() as uow:
-        stmt = (select(NluCandidate).where(NluCandidate.status.in_(_EXPORTABLE),
-                                           NluCandidate.intent.isnot(None))
-                .order_by(NluCandidate.id))
-        rows = [_Row(r.id, r.text, r.intent, _spans(r.entities), r.status, r.reviewed_at,
-                     r.exported_at) for r in uow.session.execute(stmt).scalars()]
+        rows = [_Row(r.id, r.text, r.intent, spans_of(r.entities), r.status, r.reviewed_at,
+                     r.exported_at) for r in uow.inbox.annotated(_EXPORTABLE)]
     _plan(rows, known, held_out, intents)
 
     result = ExportResult()
@@ -611,13 +603,7 @@ def export(uows: UowFactory, data_dir: Path = DATA_DIR, heldout_dir: Path = HELD
                 "exported_at": (row.exported_at or now) if exported else None,
             }
             # Only if nobody re-annotated or discarded it meanwhile.
-            changed = uow.session.execute(
-                update(NluCandidate)
-                .where(NluCandidate.id == row.id, NluCandidate.status == row.status,
-                       NluCandidate.reviewed_at == row.reviewed_at
-                       if row.reviewed_at is not None else NluCandidate.reviewed_at.is_(None))
-                .values(**values).execution_options(synchronize_session=False)).rowcount
-            if not changed:
+            if not uow.inbox.settle(row.id, row.status, row.reviewed_at, values):
                 continue
             if row.outcome == "written":
                 result.written += 1
@@ -664,7 +650,8 @@ def summary(result: ExportResult) -> str:
            f"examples written: {result.written} ({result.newly_exported} newly exported), "
            f"duplicates skipped: {result.duplicates}, conflicts: {len(result.conflicts)}"]
     for conflict in result.conflicts:
-        out.append(f"  conflict #{conflict.id} [{conflict.intent}] {conflict.text}: {conflict.note}")
+        out.append(f"  conflict #{conflict.id} [{conflict.intent}] {conflict.text}: "
+                   f"{conflict.note}")
     out.append("inbox by status: " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()))
     return "\n".join(out)
 

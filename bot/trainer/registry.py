@@ -65,6 +65,7 @@ class ModelRecord:
 
     @property
     def macro_f1(self) -> float | None:
+        """The held-out macro F1 the model was scored with, if it was."""
         value = self.metrics.get("macro_f1")
         return float(value) if value is not None else None
 
@@ -118,6 +119,11 @@ class Registry:
         return self._read()
 
     def get(self, model_id: int) -> ModelRecord:
+        """The record of one model.
+
+        Raises:
+            RegistryError: no model has that id.
+        """
         for record in self._read():
             if record.id == model_id:
                 return record

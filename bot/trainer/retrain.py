@@ -49,6 +49,7 @@ class Inputs:
     out: Path = CANDIDATES  # where candidate archives are written
 
     def digest(self) -> str:
+        """A hash of what a model is trained from: config, domain, data and NLU code."""
         code = [PROJECT_ROOT / "bot" / "nlu", PROJECT_ROOT / "bot" / "text"]
         return data_hash([self.config, self.domain, self.data, *code])
 

@@ -1,10 +1,14 @@
-"""Command line of the work orders: import another channel's export.
+"""Command line of the work orders: import another channel's export, seed the demo data.
 
 ``python -m bot.workorders import FILE --channel 12345 [--database-url URL] [--dry-run]``
 
-Exit status: 0 when every row was imported or already there, 1 when some rows were rejected
-(the good ones are still imported), 2 when the file cannot be read, lacks required columns,
-the channel is unknown or the database cannot be used.
+``python -m bot.workorders seed --database-url URL [--now ISO] [--refresh] [--demo]`` is
+``python -m bot.store seed`` with the deadline policy, so that it adds the demo work orders
+too (what ``make seed`` runs).
+
+Exit status of ``import``: 0 when every row was imported or already there, 1 when some rows
+were rejected (the good ones are still imported), 2 when the file cannot be read, lacks
+required columns, the channel is unknown or the database cannot be used.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Sequence
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.config import load_settings, local_now
+from bot.store import __main__ as store_cli
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.status import Channel
 from bot.store.uow import uow_factory
@@ -32,7 +37,8 @@ def channel_argument(value: str) -> Channel:
         if value.strip() in (channel.value, channel.label):
             return channel
     known = ", ".join(f"{c.value} ({c.label})" for c in Channel)
-    raise argparse.ArgumentTypeError(f"未知渠道 / unknown channel {value!r}; 可选 / choose from: {known}")
+    raise argparse.ArgumentTypeError(
+        f"未知渠道 / unknown channel {value!r}; 可选 / choose from: {known}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="e.g. sqlite:///var/postdesk.db (default: DATABASE_URL of the settings)")
     imp.add_argument("--dry-run", action="store_true",
                      help="check the file and show what would be imported, without writing")
+    seed = commands.add_parser(
+        "seed", help="create the tables and add the demo mail, work orders (and with --demo "
+                     "the demo accounts)")
+    store_cli.add_seed_arguments(seed)
     return parser
 
 
@@ -84,7 +94,7 @@ def format_report(report: ImportReport, path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     args = build_parser().parse_args(argv)
-    if not args.file.is_file():
+    if args.command == "import" and not args.file.is_file():
         print(f"找不到文件 / no such file: {args.file}", file=sys.stderr)
         return EXIT_FAILED
     settings = load_settings()
@@ -93,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"工单时限配置有误 / bad deadline policy: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.command == "seed":
+        return store_cli.seed(args, rules)
     try:
         engine = make_engine(args.database_url or settings.database_url)
     except ArgumentError as exc:

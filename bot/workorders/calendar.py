@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import chinese_calendar
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]  # no types-PyYAML installed
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class WorkWindow:
 
     def __post_init__(self) -> None:
         if not isinstance(self.start, time) or not isinstance(self.end, time):
-            raise TypeError(f"a working window needs two datetime.time values, got {self.start!r}, {self.end!r}")
+            raise TypeError("a working window needs two datetime.time values, "
+                            f"got {self.start!r}, {self.end!r}")
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
             raise ValueError(f"working window {self} must use naive (Beijing) times")
         if self.start >= self.end:
@@ -66,7 +67,8 @@ class WorkWindow:
         """Build a window from ``"HH:MM-HH:MM"`` (e.g. ``"08:30-12:00"``).
 
         Raises:
-            ValueError: the text is not of that form, names an impossible time, or ends before it starts.
+            ValueError: the text is not of that form, names an impossible time, or ends
+                before it starts.
         """
         match = _WINDOW_PATTERN.fullmatch(text) if isinstance(text, str) else None
         if match is None:
@@ -153,7 +155,7 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file (dates stay strings), turning errors into a ``ValueError`` that names the file."""
+    """Parse a YAML file (dates stay strings); errors become a ``ValueError`` naming the file."""
     try:
         with open(path, encoding="utf-8") as handle:
             return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -163,7 +165,8 @@ def read_yaml(path: Path) -> Any:
 
 def _as_date(value: Any, path: Path, where: str) -> date:
     if isinstance(value, datetime):
-        raise ValueError(f"{path}: {where}: expected a date (YYYY-MM-DD), got the date and time {value!r}")
+        raise ValueError(f"{path}: {where}: expected a date (YYYY-MM-DD), "
+                         f"got the date and time {value!r}")
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -200,7 +203,8 @@ def load_overrides(path: Path) -> dict[int, YearOverride]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of years to holidays/workdays, got {type(data).__name__}")
+        raise ValueError(f"{path}: expected a mapping of years to holidays/workdays, "
+                         f"got {type(data).__name__}")
     result: dict[int, YearOverride] = {}
     for key, entry in data.items():
         year = _as_year(key, path)
@@ -209,10 +213,12 @@ def load_overrides(path: Path) -> dict[int, YearOverride]:
         if entry is None:
             entry = {}
         if not isinstance(entry, dict):
-            raise ValueError(f"{path}: {year}: expected a mapping with 'holidays' and/or 'workdays', got {entry!r}")
+            raise ValueError(f"{path}: {year}: expected a mapping with 'holidays' and/or "
+                             f"'workdays', got {entry!r}")
         unknown = sorted(map(str, set(entry) - set(_OVERRIDE_KEYS)))
         if unknown:
-            raise ValueError(f"{path}: {year}: unknown key(s) {', '.join(unknown)}; expected holidays, workdays")
+            raise ValueError(f"{path}: {year}: unknown key(s) {', '.join(unknown)}; "
+                             "expected holidays, workdays")
         days: dict[str, set[date]] = {}
         for kind in _OVERRIDE_KEYS:
             values = entry.get(kind) or []
@@ -225,7 +231,8 @@ def load_overrides(path: Path) -> dict[int, YearOverride]:
                     raise ValueError(f"{path}: {year}.{kind}: {day} is not in {year}")
                 days[kind].add(day)
         try:
-            result[year] = YearOverride(holidays=frozenset(days["holidays"]), workdays=frozenset(days["workdays"]))
+            result[year] = YearOverride(holidays=frozenset(days["holidays"]),
+                                        workdays=frozenset(days["workdays"]))
         except ValueError as exc:
             raise ValueError(f"{path}: {year}: {exc}") from None
     return result
@@ -286,7 +293,8 @@ def _check_naive(moment: datetime, name: str) -> None:
     if not isinstance(moment, datetime):
         raise TypeError(f"{name} must be a datetime, got {moment!r}")
     if moment.tzinfo is not None:
-        raise ValueError(f"{name} must be a naive datetime in Beijing time, got {moment.isoformat()}")
+        raise ValueError(f"{name} must be a naive datetime in Beijing time, "
+                         f"got {moment.isoformat()}")
 
 
 class WorkingCalendar:
@@ -306,7 +314,8 @@ class WorkingCalendar:
         Args:
             windows: daily working windows, sorted and not overlapping.
             overrides: holiday arrangements of years ``chinesecalendar`` does not cover (see
-                :func:`load_overrides`); an entry for a year the package covers is ignored with a warning.
+                :func:`load_overrides`); an entry for a year the package covers is ignored
+                with a warning.
 
         Raises:
             ValueError: the windows are empty, unsorted or overlapping.
@@ -341,10 +350,12 @@ class WorkingCalendar:
         """Whether ``moment`` lies inside a working window on a working day."""
         _check_naive(moment, "moment")
         clock = moment.time()
-        return self.is_working_day(moment.date()) and any(w.start <= clock < w.end for w in self._windows)
+        return (self.is_working_day(moment.date())
+                and any(w.start <= clock < w.end for w in self._windows))
 
-    def _segments(self, start: datetime, until: datetime | None = None) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals from ``start`` on, in order, the first one clipped to begin at ``start``.
+    def _segments(self, start: datetime,
+                  until: datetime | None = None) -> Iterator[tuple[datetime, datetime]]:
+        """Working intervals from ``start`` on, in order, the first clipped to begin at ``start``.
 
         Stops after the day of ``until`` when given; otherwise runs for ever.
         """
@@ -354,14 +365,16 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 idle = 0
                 for window in self._windows:
-                    opens, closes = datetime.combine(day, window.start), datetime.combine(day, window.end)
+                    opens = datetime.combine(day, window.start)
+                    closes = datetime.combine(day, window.end)
                     if closes > start:
                         yield max(opens, start), closes
             else:
                 idle += 1
                 if idle > MAX_IDLE_DAYS:
                     raise RuntimeError(
-                        f"no working day in the {MAX_IDLE_DAYS} days before {day}; check the calendar overrides"
+                        f"no working day in the {MAX_IDLE_DAYS} days before {day}; "
+                        "check the calendar overrides"
                     )
             day += timedelta(days=1)
 
@@ -375,7 +388,8 @@ class WorkingCalendar:
         ``working_time_between(start, add_working_time(start, duration)) == duration``.
 
         Raises:
-            ValueError: ``duration`` is negative, or ``start`` carries a time zone (naive Beijing time expected).
+            ValueError: ``duration`` is negative, or ``start`` carries a time zone (naive
+                Beijing time expected).
         """
         _check_naive(start, "start")
         if duration < timedelta(0):
@@ -388,7 +402,7 @@ class WorkingCalendar:
             if remaining <= available:
                 return opens + remaining
             remaining -= available
-        raise AssertionError("unreachable: _segments without 'until' never ends")  # pragma: no cover
+        raise AssertionError("unreachable: _segments has no end")  # pragma: no cover
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time in ``[start, end)``; the negative of ``[end, start)`` when ``end < start``.

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.store.status import Category, Channel, Priority, StatusCode
+from bot.store.status import Category, Channel, Priority, StatusCode, label_of
 from bot.text import gazetteer
+from bot.text.dates import customer_moment
 from bot.text.masking import mask_phone, mask_signer, mask_text
 from bot.workorders.responsibility import (
     Confidence,
@@ -24,7 +25,6 @@ from bot.workorders.responsibility import (
     TrailEvent,
     WorkOrderFacts,
     clock,
-    status_label,
 )
 
 _CENT = Decimal("0.01")
@@ -90,7 +90,8 @@ def compensation_for(mail: MailFacts, category: Category | str) -> Compensation:
         if category is Category.LOST:
             rule = f"该邮件已保价，确认丢失后按保价金额{value}赔偿"
         elif category is Category.CONTENTS_MISSING:
-            rule = f"该邮件已保价，内件短少的按短少部分占邮件实际价值的比例，在保价金额{value}内赔偿"
+            rule = ("该邮件已保价，内件短少的按短少部分占邮件实际价值的比例，"
+                    f"在保价金额{value}内赔偿")
         else:
             rule = (f"该邮件已保价，全部损毁的按保价金额{value}赔偿，"
                     f"部分损毁的按损失部分占邮件实际价值的比例，在保价金额{value}内赔偿")
@@ -120,17 +121,6 @@ def branch_name(order: WorkOrderFacts, mail: MailFacts | None) -> str:
             if place is not None and place.prefecture in _BRANCHES:
                 return f"中国邮政{_BRANCHES[place.prefecture]}"
     return "中国邮政"
-
-
-def _when(moment: datetime) -> str:
-    return f"{moment.month}月{moment.day}日{moment:%H:%M}"
-
-
-def _label(enum: type[Channel] | type[Priority], value: str) -> str:
-    try:
-        return enum(value).label
-    except ValueError:
-        return value
 
 
 @dataclass(frozen=True)
@@ -186,10 +176,11 @@ def _status(order: WorkOrderFacts, mail: MailFacts | None, now: datetime) -> str
             return f"系统中暂时查不到邮件{order.mail_number}的信息，我们会人工核实"
         return "工单中没有提供邮件号，我们会根据您提供的情况人工核实"
     if not mail.trail:
-        return f"截至{_when(now)}，邮件{mail.number}还没有扫描记录"
+        return f"截至{customer_moment(now)}，邮件{mail.number}还没有扫描记录"
     last = max(mail.trail, key=lambda event: event.occurred_at)
-    text = (f"截至{_when(now)}，该邮件最新的轨迹是{_when(last.occurred_at)}在{last.unit}"
-            f"“{status_label(last.status_code)}”")
+    text = (f"截至{customer_moment(now)}，"
+            f"该邮件最新的轨迹是{customer_moment(last.occurred_at)}在{last.unit}"
+            f"“{label_of(StatusCode, last.status_code)}”")
     if last.status_code == StatusCode.AT_STATION.value:
         text += f"（{last.place}）"
     if last.status_code == StatusCode.DELIVERED.value and mail.signed_by:
@@ -223,8 +214,9 @@ def _context(order: WorkOrderFacts, mail: MailFacts | None, suggestion: Responsi
         compensation = compensation_for(mail, category)
     return _Context(
         order=order, mail=mail, suggestion=suggestion, now=now, category=category,
-        channel=_label(Channel, order.channel), mail_ref=_mail_ref(order, mail),
-        status=_status(order, mail, now), who=_who(suggestion), deadline=_when(order.deadline),
+        channel=label_of(Channel, order.channel), mail_ref=_mail_ref(order, mail),
+        status=_status(order, mail, now), who=_who(suggestion),
+        deadline=customer_moment(order.deadline),
         said=_said(order.description), phone=phone, last4=last4, compensation=compensation,
         branch=branch or branch_name(order, mail),
     )
@@ -238,9 +230,10 @@ def _delay(c: _Context) -> tuple[str, str]:
     promise = ""
     if c.mail is not None and c.mail.promised_by is not None:
         if c.now > c.mail.promised_by:
-            promise = f"按承诺，该邮件应在{_when(c.mail.promised_by)}前送达，现已超出承诺时限。"
+            promise = (f"按承诺，该邮件应在{customer_moment(c.mail.promised_by)}前送达，"
+                       "现已超出承诺时限。")
         else:
-            promise = f"该邮件承诺的送达时间是{_when(c.mail.promised_by)}前。"
+            promise = f"该邮件承诺的送达时间是{customer_moment(c.mail.promised_by)}前。"
     feedback = (
         f"您反映的{c.mail_ref}迟迟未到的问题，我们已按{c.kind}投诉受理，工单号为{c.wo}。{c.quote}"
         f"{c.status}。{promise}我们已请{c.who}优先查找这件邮件并尽快发运，"
@@ -356,7 +349,8 @@ def _other(c: _Context) -> tuple[str, str]:
         f"我们已把情况转给{c.who}了解处理；{c.status}。如需补充材料，工作人员会与您联系，"
         f"处理意见将在{c.deadline}前答复您。"
     )
-    callback = (f"您之前反映的与{c.mail_ref}有关的事项（{c.kind}类），我们已请{c.who}了解并作了处理。"
+    callback = (f"您之前反映的与{c.mail_ref}有关的事项（{c.kind}类），"
+                f"我们已请{c.who}了解并作了处理。"
                 "请问处理结果是否解决了您的问题？")
     return feedback, callback
 
@@ -378,7 +372,7 @@ _WRITERS: dict[Category, Writer] = {
 def _feedback(c: _Context, body: str) -> str:
     contact = f"如有新的进展，我们会致电您预留的号码{c.phone}。" if c.phone else ""
     return (f"尊敬的客户，您好！{body}{contact}如有疑问，可拨打11183并提供工单号{c.wo}。\n"
-            f"{c.branch}客户服务中心 {c.now.year}年{_when(c.now)}")
+            f"{c.branch}客户服务中心 {c.now.year}年{customer_moment(c.now)}")
 
 
 def _callback(c: _Context, summary: str) -> str:
@@ -390,9 +384,11 @@ def _callback(c: _Context, summary: str) -> str:
                   "（提示：工单未登记联系电话，请对照工单核实；对不上时请致歉并结束通话。）")
     lines = [
         f"回访话术（工单{c.wo}，{c.kind}）",
-        f"1. 问候：您好，这里是{c.branch}客户服务中心，我是客服专员____，耽误您一分钟时间做个回访。",
+        f"1. 问候：您好，这里是{c.branch}客户服务中心，我是客服专员____，"
+        "耽误您一分钟时间做个回访。",
         f"2. 核实身份：{verify}",
-        f"3. 说明来意：您在{_when(c.order.opened_at)}通过{c.channel}反映了{c.mail_ref}的{c.kind}问题，"
+        f"3. 说明来意：您在{customer_moment(c.order.opened_at)}通过{c.channel}"
+        f"反映了{c.mail_ref}的{c.kind}问题，"
         "我们已经处理，今天给您做个回访。",
         f"4. 处理情况：{summary}",
         "5. 满意度：请问您对这次的处理结果满意吗？是满意还是不满意？"
@@ -415,7 +411,7 @@ def _scrub(description: str) -> str:
 def _evidence_line(event: TrailEvent) -> str:
     place = f"（{event.place}）" if event.place and event.place != event.unit else ""
     return (f"  · {clock(event.occurred_at)} {event.unit}{place}"
-            f"{status_label(event.status_code)}：{_scrub(event.description)}")
+            f"{label_of(StatusCode, event.status_code)}：{_scrub(event.description)}")
 
 
 def _note(c: _Context) -> str:
@@ -423,7 +419,8 @@ def _note(c: _Context) -> str:
     role = Role(s.role).label
     confidence = Confidence(s.confidence).label
     lines = [
-        f"判责建议（工单{c.wo}，{c.kind}，来源：{c.channel}，优先级：{_label(Priority, c.order.priority)}）",
+        f"判责建议（工单{c.wo}，{c.kind}，来源：{c.channel}，"
+        f"优先级：{label_of(Priority, c.order.priority)}）",
         f"建议责任单位：{s.unit or '待定'}（{role}），可信度：{confidence}",
         f"理由：{s.reason}",
         "轨迹依据：",
@@ -431,11 +428,12 @@ def _note(c: _Context) -> str:
     lines += [_evidence_line(event) for event in s.evidence] or ["  · 无可用的轨迹记录"]
     if c.mail is not None:
         insured = f"保价{_yuan(c.mail.insured_value)}" if c.mail.insured_value else "未保价"
-        promised = f"，承诺{_when(c.mail.promised_by)}前送达" if c.mail.promised_by else ""
+        promised = (f"，承诺{customer_moment(c.mail.promised_by)}前送达"
+                    if c.mail.promised_by else "")
         lines.append(
             f"邮件：{c.mail.number}，{c.mail.product}，{c.mail.sender_area}寄{c.mail.recipient_area}，"
-            f"{_when(c.mail.posted_at)}收寄{promised}，邮费{_yuan(c.mail.postage)}，{insured}，"
-            f"当前状态：{status_label(c.mail.status_code)}"
+            f"{customer_moment(c.mail.posted_at)}收寄{promised}，邮费{_yuan(c.mail.postage)}，{insured}，"
+            f"当前状态：{label_of(StatusCode, c.mail.status_code)}"
         )
     else:
         lines.append(f"邮件：{c.order.mail_number or '工单未提供邮件号'}（系统中无该邮件信息）")
@@ -453,8 +451,9 @@ def _note(c: _Context) -> str:
     return "\n".join(lines)
 
 
-def draft_followups(order: WorkOrderFacts, mail: MailFacts | None, suggestion: ResponsibilitySuggestion,
-                    now: datetime, *, branch: str | None = None) -> FollowupDrafts:
+def draft_followups(order: WorkOrderFacts, mail: MailFacts | None,
+                    suggestion: ResponsibilitySuggestion, now: datetime, *,
+                    branch: str | None = None) -> FollowupDrafts:
     """Draft the feedback, the callback script and the responsibility note of a work order.
 
     Args:

@@ -16,7 +16,7 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -62,7 +62,8 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("external_id", "工单编号", "order number", ("工单编号", "工单号", "工单ID", "编号"), True),
+    Column("external_id", "工单编号", "order number",
+           ("工单编号", "工单号", "工单ID", "编号"), True),
     Column("received_at", "受理时间", "received time", ("受理时间", "派单时间", "创建时间"), True),
     Column("mail_number", "邮件号", "mail number",
            ("邮件号", "邮件号码", "运单号", "运单号码", "快递单号")),
@@ -240,9 +241,9 @@ def resolve_header(cells: Sequence[object]) -> dict[str, int]:
     found: dict[str, int] = {}
     for column in COLUMNS:
         for synonym in column.synonyms:
-            index = positions.get(header_key(synonym))
-            if index is not None and index not in found.values():
-                found[column.field] = index
+            at = positions.get(header_key(synonym))
+            if at is not None and at not in found.values():
+                found[column.field] = at
                 break
     return found
 
@@ -301,13 +302,14 @@ def read_rows(path: Path | str) -> Iterator[RawRow]:
             raise MissingColumns(_missing(best))
 
 
-def _cells(path: Path) -> Iterator[tuple[int, Sequence[object]]]:
+def _cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None]:
     """Rows of the file as (row number, cell values), blank rows included."""
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
     except OSError as exc:
-        raise UnreadableFile(f"无法打开文件 {path} / cannot open the file: {exc.strerror or exc}") from None
+        raise UnreadableFile(f"无法打开文件 {path} / cannot open the file: "
+                             f"{exc.strerror or exc}") from None
     suffix = path.suffix.lower()
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnreadableFile(
@@ -326,7 +328,7 @@ def _cells(path: Path) -> Iterator[tuple[int, Sequence[object]]]:
     )
 
 
-def _xlsx_cells(path: Path) -> Iterator[tuple[int, Sequence[object]]]:
+def _xlsx_cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None]:
     from openpyxl import load_workbook  # only when an Excel file is read
 
     try:
@@ -361,7 +363,8 @@ def decode_csv(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile("无法识别文件编码（应为 UTF-8 或 GBK） / unknown encoding: expected UTF-8 or GBK")
+    raise UnreadableFile("无法识别文件编码（应为 UTF-8 或 GBK） / "
+                         "unknown encoding: expected UTF-8 or GBK")
 
 
 def _delimiter(text: str) -> str:
@@ -369,11 +372,12 @@ def _delimiter(text: str) -> str:
     return "\t" if first.count("\t") > first.count(",") else ","
 
 
-def _csv_cells(path: Path) -> Iterator[tuple[int, Sequence[object]]]:
+def _csv_cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UnreadableFile(f"无法打开文件 {path} / cannot open the file: {exc.strerror or exc}") from None
+        raise UnreadableFile(f"无法打开文件 {path} / cannot open the file: "
+                             f"{exc.strerror or exc}") from None
     text = decode_csv(data)
     if "\x00" in text:
         raise UnreadableFile("文件含有二进制内容，不是 CSV / binary content: not a CSV file")
@@ -489,7 +493,8 @@ def normalise_county(value: str) -> str:
         prefecture = gazetteer.aliases()[form]
         if prefecture.level == "prefecture" and rest.startswith(form) and rest != form:
             county = gazetteer.lookup(rest[len(form):])
-            if county is not None and county.level == "county" and county.prefecture == prefecture.name:
+            if (county is not None and county.level == "county"
+                    and county.prefecture == prefecture.name):
                 return county.name
             break
     return name
@@ -589,8 +594,8 @@ def parse_row(raw: RawRow, channel: Channel | str, now: datetime) -> ParsedRow |
     if priority_raw:
         found = parse_priority(priority_raw)
         if found is None:
-            problems.append(f"未知的优先级（{_echo(priority_raw)}），应为：普通/一般、优先/加急、紧急/特急 / "
-                            "unknown priority")
+            problems.append(f"未知的优先级（{_echo(priority_raw)}），"
+                            "应为：普通/一般、优先/加急、紧急/特急 / unknown priority")
         else:
             priority = found
 
@@ -645,8 +650,9 @@ def _check_rows(rows: Iterable[RawRow], channel: Channel, now: datetime,
         parsed = parse_row(raw, channel, now)
         external_id = parsed.external_id
         if external_id and external_id in first_row:
-            reason = (f"工单编号 {external_id} 与第{first_row[external_id]}行重复 / duplicate order "
-                      f"number {external_id}, first seen in row {first_row[external_id]}")
+            reason = (f"工单编号 {external_id} 与第{first_row[external_id]}行重复 / "
+                      f"duplicate order number {external_id}, "
+                      f"first seen in row {first_row[external_id]}")
             if isinstance(parsed, RowError):
                 reason = f"{reason}; {parsed.reason}"
             report.rejected.append(RowError(raw.row_number, reason, external_id))

@@ -83,7 +83,8 @@ class DeadlinePolicy:
     _unit_calendars: dict[str, WorkingCalendar] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        calendars = {unit: self.calendar.with_windows(windows) for unit, windows in self.unit_windows.items()}
+        calendars = {unit: self.calendar.with_windows(windows)
+                     for unit, windows in self.unit_windows.items()}
         object.__setattr__(self, "_unit_calendars", calendars)
 
     def limit(self, channel: str) -> ChannelLimit:
@@ -97,7 +98,8 @@ class DeadlinePolicy:
             return self.limits[key]
         except KeyError:
             known = ", ".join(sorted(self.limits))
-            raise ValueError(f"no deadline configured for channel {key!r} (configured: {known})") from None
+            raise ValueError(f"no deadline configured for channel {key!r} "
+                             f"(configured: {known})") from None
 
     def calendar_for(self, unit: str | None = None) -> WorkingCalendar:
         """The calendar of ``unit``: its own windows if configured, else the default ones."""
@@ -117,8 +119,9 @@ class DeadlinePolicy:
             return opened_at + limit.duration
         return self.calendar_for(unit).add_working_time(opened_at, limit.duration)
 
-    def remaining(self, channel: str, deadline: datetime, now: datetime, unit: str | None = None) -> timedelta:
-        """Time left until ``deadline``: working time for working-hour channels, clock time otherwise.
+    def remaining(self, channel: str, deadline: datetime, now: datetime,
+                  unit: str | None = None) -> timedelta:
+        """Time left until ``deadline``: working time for working-hour channels, else clock time.
 
         Negative once the deadline has passed (by the working time, resp. clock time, elapsed
         since). For a working-hour channel it stays at zero outside the windows right after a
@@ -129,13 +132,14 @@ class DeadlinePolicy:
         return self.calendar_for(unit).working_time_between(now, deadline)
 
     def is_overdue(self, deadline: datetime, now: datetime) -> bool:
-        """Whether ``now`` is past ``deadline``; at the deadline itself the order is not yet overdue."""
+        """Whether ``now`` is past ``deadline`` (at the deadline itself it is not yet)."""
         return now > deadline
 
 
 def _windows(value: Any, path: Path, where: str) -> tuple[WorkWindow, ...]:
     if not isinstance(value, list):
-        raise ValueError(f"{path}: {where}: expected a list of windows like '08:30-12:00', got {value!r}")
+        raise ValueError(f"{path}: {where}: expected a list of windows like '08:30-12:00', "
+                         f"got {value!r}")
     windows = []
     for index, item in enumerate(value):
         if not isinstance(item, str):
@@ -154,13 +158,16 @@ def _windows(value: Any, path: Path, where: str) -> tuple[WorkWindow, ...]:
 
 def _limits(value: Any, path: Path) -> dict[str, ChannelLimit]:
     if not isinstance(value, dict):
-        raise ValueError(f"{path}: channels: expected a mapping of channel to {{hours, basis}}, got {value!r}")
+        raise ValueError(f"{path}: channels: expected a mapping of channel to "
+                         f"{{hours, basis}}, got {value!r}")
     known = [channel.value for channel in Channel]
-    entries = {str(key): entry for key, entry in value.items()}  # an unquoted 11183 is read as an int
+    # An unquoted 11183 is read as an int.
+    entries = {str(key): entry for key, entry in value.items()}
     unknown = sorted(set(entries) - set(known))
     if unknown:
         raise ValueError(
-            f"{path}: channels: unknown channel(s) {', '.join(unknown)}; the channels are {', '.join(known)}"
+            f"{path}: channels: unknown channel(s) {', '.join(unknown)}; "
+            f"the channels are {', '.join(known)}"
         )
     missing = [name for name in known if name not in entries]
     if missing:
@@ -169,7 +176,8 @@ def _limits(value: Any, path: Path) -> dict[str, ChannelLimit]:
     for name in known:
         entry = entries[name]
         if not isinstance(entry, dict):
-            raise ValueError(f"{path}: channels.{name}: expected {{hours: ..., basis: working|clock}}, got {entry!r}")
+            raise ValueError(f"{path}: channels.{name}: expected "
+                             f"{{hours: ..., basis: working|clock}}, got {entry!r}")
         extra = sorted(map(str, set(entry) - set(_LIMIT_KEYS)))
         absent = [key for key in _LIMIT_KEYS if key not in entry]
         if extra or absent:
@@ -188,7 +196,8 @@ def load_policy(path: Path | None = None, overrides_path: Path | None = None) ->
 
     Args:
         path: the policy file (default ``bot/workorders/policy.yml``).
-        overrides_path: the holiday override file (default ``bot/workorders/calendar_overrides.yml``).
+        overrides_path: the holiday override file (default
+            ``bot/workorders/calendar_overrides.yml``).
 
     Raises:
         ValueError: naming the file and the bad entry: a channel of
@@ -199,10 +208,12 @@ def load_policy(path: Path | None = None, overrides_path: Path | None = None) ->
     overrides = load_overrides(overrides_path or DEFAULT_OVERRIDES_PATH)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with {', '.join(_TOP_LEVEL_KEYS)}, got {data!r}")
+        raise ValueError(f"{path}: expected a mapping with {', '.join(_TOP_LEVEL_KEYS)}, "
+                         f"got {data!r}")
     unknown = sorted(map(str, set(data) - set(_TOP_LEVEL_KEYS)))
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; expected {', '.join(_TOP_LEVEL_KEYS)}")
+        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; "
+                         f"expected {', '.join(_TOP_LEVEL_KEYS)}")
     for key in ("windows", "channels"):
         if key not in data:
             raise ValueError(f"{path}: missing '{key}'")
@@ -210,9 +221,12 @@ def load_policy(path: Path | None = None, overrides_path: Path | None = None) ->
     limits = _limits(data["channels"], path)
     units = data.get("units") or {}
     if not isinstance(units, dict):
-        raise ValueError(f"{path}: units: expected a mapping of unit name to windows, got {units!r}")
-    unit_windows = {str(unit): _windows(value, path, f"units.{unit}") for unit, value in units.items()}
-    return DeadlinePolicy(limits=limits, calendar=WorkingCalendar(windows, overrides), unit_windows=unit_windows)
+        raise ValueError(f"{path}: units: expected a mapping of unit name to windows, "
+                         f"got {units!r}")
+    unit_windows = {str(unit): _windows(value, path, f"units.{unit}")
+                    for unit, value in units.items()}
+    return DeadlinePolicy(limits=limits, calendar=WorkingCalendar(windows, overrides),
+                          unit_windows=unit_windows)
 
 
 def policy_from_settings(settings: Settings) -> DeadlinePolicy:

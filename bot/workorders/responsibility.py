@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 
-from bot.store.status import Category, StatusCode
+from bot.store.status import Category, StatusCode, label_of
 from bot.text.masking import mask_signer
 
 
@@ -124,7 +124,8 @@ class ResponsibilityRules:
 
     Attributes:
         stalled_high_hours: a mail without a new scan for this long is firmly stuck where it is.
-        stalled_medium_hours: below this, a quiet mail may still be moving normally (low confidence).
+        stalled_medium_hours: below this, a quiet mail may still be moving normally (low
+            confidence).
     """
 
     stalled_high_hours: float = 24.0
@@ -158,14 +159,15 @@ def is_centre(unit: str) -> bool:
 
 def status_label(status_code: str) -> str:
     """The customer-facing label of a status code, or the code itself when it is unknown."""
-    try:
-        return StatusCode(status_code).label
-    except ValueError:
-        return status_code
+    return label_of(StatusCode, status_code)
 
 
 def clock(moment: datetime) -> str:
-    """A scan time as agents read it: 2026-11-26 13:20."""
+    """A scan time as agents read it in evidence and notes: 2026-11-26 13:20.
+
+    Deliberately not `bot.text.dates.customer_moment` ("11月26日 13:20"): these lines are for
+    agents comparing scans across days and years, never shown to a customer.
+    """
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
@@ -239,7 +241,8 @@ def _where_it_stopped(category: Category, mail: MailFacts, trail: tuple[TrailEve
             "客户称丢失，需先核实寄件人是否已领回。",
             (last,), Confidence.LOW,
         )
-    if last.status_code in (StatusCode.DELIVERED.value, StatusCode.RETURNED.value) and len(trail) > 1:
+    finished = (StatusCode.DELIVERED.value, StatusCode.RETURNED.value)
+    if last.status_code in finished and len(trail) > 1:
         return _longest_wait(trail, collecting, rules)
 
     stalled = max(_hours(last.occurred_at, now), 0.0)
@@ -268,7 +271,8 @@ def _where_it_stopped(category: Category, mail: MailFacts, trail: tuple[TrailEve
 def _longest_wait(trail: tuple[TrailEvent, ...], collecting: str | None,
                   rules: ResponsibilityRules) -> ResponsibilitySuggestion:
     """A finished trail: the delay most likely sits in the longest gap between two scans."""
-    before, after = max(zip(trail, trail[1:]), key=lambda pair: pair[1].occurred_at - pair[0].occurred_at)
+    before, after = max(zip(trail, trail[1:]),
+                        key=lambda pair: pair[1].occurred_at - pair[0].occurred_at)
     gap = _hours(before.occurred_at, after.occurred_at)
     # Gaps include normal transport times, so a finished trail never gives more than medium.
     confidence = Confidence.MEDIUM if gap >= rules.stalled_high_hours else Confidence.LOW
@@ -286,7 +290,7 @@ def _longest_wait(trail: tuple[TrailEvent, ...], collecting: str | None,
 
 
 def damage_word(description: str) -> str | None:
-    """The first word of a scan description that records damage (破损, 短少, ...), unless negated."""
+    """The first word of a scan description recording damage (破损, 短少, ...), unless negated."""
     for found in _DAMAGE_RE.finditer(description):
         before = description[max(0, found.start() - 4):found.start()]
         if not any(negation in before for negation in _NEGATIONS):
@@ -296,7 +300,7 @@ def damage_word(description: str) -> str | None:
 
 def _last_before_damage(category: Category, order: WorkOrderFacts,
                         trail: tuple[TrailEvent, ...]) -> ResponsibilitySuggestion:
-    """Damage and missing contents: the unit that first recorded damage, else the last one before the report."""
+    """Damage and missing contents: the unit that first recorded damage, else the last before."""
     collecting = _collecting_unit(trail)
     what = "破损" if category is Category.DAMAGED else "短少或拆封"
     for event in trail:
@@ -320,8 +324,9 @@ def _last_before_damage(category: Category, order: WorkOrderFacts,
     )
 
 
-def _delivering_outlet(mail: MailFacts, trail: tuple[TrailEvent, ...]) -> ResponsibilitySuggestion:
-    """Delivery service and false 'signed': the outlet that delivered, left at a station, or signed."""
+def _delivering_outlet(mail: MailFacts,
+                       trail: tuple[TrailEvent, ...]) -> ResponsibilitySuggestion:
+    """Delivery service and false 'signed': the outlet that delivered, left it, or signed."""
     for wanted, confidence in (
         ((StatusCode.DELIVERED.value, StatusCode.AT_STATION.value), Confidence.HIGH),
         ((StatusCode.FAILED.value, StatusCode.OUT_FOR_DELIVERY.value), Confidence.MEDIUM),
@@ -437,11 +442,13 @@ def suggest_responsibility(order: WorkOrderFacts, mail: MailFacts | None, now: d
     category = Category(order.category)
     if mail is None:
         if order.mail_number:
-            return _unknown(f"系统中查不到邮件{order.mail_number}的信息，无法从轨迹判责，需人工核实。")
+            return _unknown(f"系统中查不到邮件{order.mail_number}的信息，"
+                            "无法从轨迹判责，需人工核实。")
         return _unknown("工单没有关联邮件号，无法从轨迹判责，需根据投诉内容人工核实。")
     trail = tuple(sorted(mail.trail, key=lambda event: event.occurred_at))
     if not trail:
-        return _unknown(f"邮件{mail.number}还没有任何扫描记录，无法从轨迹判责，需联系收寄网点人工核实。")
+        return _unknown(f"邮件{mail.number}还没有任何扫描记录，"
+                        "无法从轨迹判责，需联系收寄网点人工核实。")
 
     if category in (Category.DELAY, Category.LOST):
         return _where_it_stopped(category, mail, trail, now, rules)

@@ -16,7 +16,6 @@ from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.models import Base
 from bot.store.seed import SeedResult, seed_demo_mail
 from bot.store.uow import UowFactory, uow_factory
-
 from tests import pg
 
 
@@ -31,7 +30,9 @@ def _backends() -> list:
 def pg_url() -> Iterator[str]:
     """The PostgreSQL database the store tests use (started on first use)."""
     if os.environ.get(pg.PG_URL_ENV):
-        yield os.environ[pg.PG_URL_ENV]
+        worker = os.environ.get("PYTEST_XDIST_WORKER")  # `make unit` runs two workers
+        url = os.environ[pg.PG_URL_ENV]
+        yield pg.database_of_worker(url, worker) if worker else url
         return
     server = pg.Server()
     try:
@@ -63,11 +64,13 @@ def drop_everything(engine: Engine) -> None:
 
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker:
+    """Sessions on `engine`."""
     return make_session_factory(engine)
 
 
 @pytest.fixture
 def uows(session_factory: sessionmaker) -> UowFactory:
+    """Units of work on the test's backend, as the services take them."""
     return uow_factory(session_factory)
 
 
@@ -79,4 +82,5 @@ def now() -> datetime:
 
 @pytest.fixture
 def seeded(uows: UowFactory, now: datetime) -> SeedResult:
+    """The demo mail seeded at `now`."""
     return seed_demo_mail(uows, now)

@@ -6,8 +6,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-import bot.store.accounts  # noqa: F401  (the account table is part of the schema)
-import bot.store.desk  # noqa: F401  (the desk tables are part of the schema)
 from bot.store.db import create_schema, make_engine
 from bot.store.models import Base
 

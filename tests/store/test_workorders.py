@@ -13,6 +13,7 @@ from bot.store.models import WorkOrderEvent
 from bot.store.repositories import WorkOrderRepository
 from bot.store.status import Category, Channel, Priority, WorkOrderStatus
 from bot.store.uow import UowFactory
+from bot.workorders.followup import draft_for_order
 from bot.workorders.policy import DeadlinePolicy, load_policy
 
 # Wednesday 2025-06-11 10:00, an ordinary working day.
@@ -269,7 +270,7 @@ def test_drafts_for_a_damaged_parcel_name_mail_damage_and_unit(uows: UowFactory,
     # 西双版纳州邮区中心局).
     number = wo.open_work_order(uows, rules, damaged(description="EA000000005CN 包裹破了我要投诉，"
                                                                  "电话13812345678"), now).order.number
-    followup = wo.draft_for_order(uows, rules, number, now + timedelta(hours=1))
+    followup = draft_for_order(uows, rules, number, now + timedelta(hours=1))
     assert followup.order.county == "景洪市"  # filed under the mail's destination
     assert followup.suggestion.unit == "西双版纳州邮区中心局"
     texts = (followup.drafts.feedback, followup.drafts.callback_script,
@@ -281,14 +282,14 @@ def test_drafts_for_a_damaged_parcel_name_mail_damage_and_unit(uows: UowFactory,
     assert all("13812345678" not in t for t in texts)
     assert "5678" in followup.drafts.callback_script
     with pytest.raises(wo.WorkOrderNotFound):
-        wo.draft_for_order(uows, rules, "GD00000000-00000", now)
+        draft_for_order(uows, rules, "GD00000000-00000", now)
 
 
 def test_drafts_for_an_order_without_mail(uows: UowFactory, now: datetime,
                                           rules: DeadlinePolicy) -> None:
     number = wo.open_work_order(uows, rules, damaged(mail_number=None, category=Category.ATTITUDE,
                                                      description="营业厅的人爱理不理"), now).order.number
-    followup = wo.draft_for_order(uows, rules, number, now)
+    followup = draft_for_order(uows, rules, number, now)
     assert followup.suggestion.role == "unknown"
     assert number in followup.drafts.feedback
 

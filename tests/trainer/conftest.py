@@ -12,7 +12,6 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 
-import bot.trainer.inbox  # noqa: F401  (the inbox tables are part of the schema)
 from bot.config import TIMEZONE
 from bot.store import desk, services
 from bot.store.uow import UowFactory
@@ -86,7 +85,7 @@ class RasaTracker:
 
 @pytest.fixture
 def tracker(tmp_path: Path, domain: Any) -> Iterator[RasaTracker]:
-    from bot.trainer.inbox import dispose_tracker_engines
+    from bot.trainer.tracker import dispose_tracker_engines
 
     store = RasaTracker(tmp_path / "tracker.db", domain)
     yield store

@@ -17,6 +17,7 @@ import yaml
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.uow import UowFactory, uow_factory
 from bot.text import tracking
+from bot.text.masking import ID15_RE, ID18_RE
 from bot.trainer import export as exporter
 from bot.trainer.export import (
     HEADER,
@@ -29,8 +30,6 @@ from bot.trainer.export import (
     pseudonymise,
 )
 from bot.trainer.inbox import (
-    _ID15_RE,
-    _ID18_RE,
     Span,
     annotate,
     discard,
@@ -149,7 +148,7 @@ def test_id_numbers_become_synthetic_ids_with_a_valid_check_digit() -> None:
     for original in ("530102199001011234", "53010219900101123X", "530102900101123"):
         out = pseudonymise(f"身份证{original}")[3:]
         assert len(out) == len(original) and out != original
-        pattern = _ID18_RE if len(original) == 18 else _ID15_RE
+        pattern = ID18_RE if len(original) == 18 else ID15_RE
         assert pattern.fullmatch(out)
         if len(out) == 18:
             assert out[-1] == id_check_digit(out[:17])
@@ -377,7 +376,7 @@ def test_a_discarded_candidate_leaves_the_data_on_the_next_export(
 
 def test_the_data_contract_holds_with_the_generated_files(uows: UowFactory,
                                                           data_dirs: DataDirs) -> None:
-    from tests.nlu.test_heldout import TAXONOMY_INTENTS, examples_in, plain
+    from tests.support.nlu_data import TAXONOMY_INTENTS, examples_in, plain
 
     _annotate_some(uows, [0, 1, 2, 3, 4])
     annotated(uows, "我的件到哪了!!", "track_mail")  # duplicate of the training data

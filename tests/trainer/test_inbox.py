@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 
 from bot.store.uow import UowFactory
 from bot.text.masking import mask_text
+from bot.trainer import collect as collect_module
 from bot.trainer import inbox
+from bot.store.models import CollectCursor, NluCandidate
+from bot.trainer.collect import main_collect
 from bot.trainer.inbox import (
     CandidateNotFound,
-    CollectCursor,
     TrainerError,
     annotate,
     collect,
@@ -21,8 +23,9 @@ from bot.trainer.inbox import (
     record_correction,
     review_text,
 )
+from bot.trainer.tracker import EVENTS
 from tests.trainer.conftest import RasaTracker, reject_suggestion
-from tests.workbench.test_trainer_views import (  # noqa: F401  (fixtures)
+from tests.workbench.trainer_fixtures import (  # noqa: F401  (fixtures)
     Bench,
     accounts_db,
     bench,
@@ -73,7 +76,7 @@ def test_each_reason_brings_a_message_into_the_inbox(uows: UowFactory,
 
 def test_collect_is_idempotent_and_reads_on_from_where_it_stopped(
         uows: UowFactory, tracker: RasaTracker, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inbox, "OVERLAP_IDS", 0)
+    monkeypatch.setattr(collect_module, "OVERLAP_IDS", 0)
     for i in range(3):
         tracker.say(f"web-{i}", f"第{i}句听不懂的话", "out_of_scope", 0.2, T0 + timedelta(minutes=i))
     first = collect(uows, tracker.url, None, T0 + timedelta(hours=1))
@@ -85,10 +88,10 @@ def test_collect_is_idempotent_and_reads_on_from_where_it_stopped(
     later = collect(uows, tracker.url, None, T0 + timedelta(hours=3))
     assert (later.total, later.events_read) == (1, 1)  # only the new event was read
     with uows() as uow:
-        assert uow.session.execute(select(func.count(inbox.NluCandidate.id))).scalar_one() == 4
+        assert uow.session.execute(select(func.count(NluCandidate.id))).scalar_one() == 4
         cursor = uow.session.get(CollectCursor, "tracker")
         with tracker.store.engine.connect() as connection:
-            newest = connection.execute(select(func.max(inbox.EVENTS.c.id))).scalar_one()
+            newest = connection.execute(select(func.max(EVENTS.c.id))).scalar_one()
         assert cursor.position == newest
 
 
@@ -278,17 +281,17 @@ def test_main_collect_prints_a_summary(tmp_path: Path, tracker: RasaTracker,
     url = f"sqlite:///{tmp_path}/store.db"
     args = ["--database-url", url, "--tracker-store-url", tracker.url,
             "--since", (now - timedelta(days=1)).date().isoformat()]
-    assert inbox.main_collect(args) == 0
+    assert main_collect(args) == 0
     out = capsys.readouterr().out
     assert "new candidates: 1" in out and "low_confidence       1" in out
     assert "new                  1" in out
-    assert inbox.main_collect(args) == 0
+    assert main_collect(args) == 0
     assert "new candidates: 0" in capsys.readouterr().out
     engine = make_engine(url)
     assert [c.text for c in list_candidates(uow_factory(make_session_factory(engine)))] == [
         "听不懂的话"]
     engine.dispose()
-    assert inbox.main_collect(["--low-confidence", "7", "--database-url", url]) == 2
+    assert main_collect(["--low-confidence", "7", "--database-url", url]) == 2
 
 
 CLARIFY_BUTTONS = [{"title": "催一下迟迟没到的快递", "payload": '/delivery_delay{"tracking_number": "EA000000014CN"}'},

@@ -1,4 +1,4 @@
-"""Migration 0007 builds the inbox tables exactly as bot.trainer.inbox describes them."""
+"""Migration 0007 builds the inbox tables exactly as bot.store.models describes them."""
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

@@ -95,7 +95,7 @@ def test_demo_damage_complaint_names_the_mail_the_damage_and_the_unit() -> None:
     assert "72.00元" in drafts.feedback  # uninsured: 3 x 24.00
     assert "中国邮政西双版纳州分公司" in drafts.callback_script
     assert "GD20261126-0007" in drafts.feedback
-    assert "11月27日10:00" in drafts.feedback  # the deadline
+    assert "11月27日 10:00" in drafts.feedback  # the deadline
 
 
 # --- every category has its own wording and names the facts -----------------------------------
@@ -152,7 +152,7 @@ def test_responsibility_note_states_unit_reason_and_timed_evidence() -> None:
     assert f"建议责任单位：{BANNA}（处理中心），可信度：中" in note
     assert suggestion.reason in note
     assert f"2026-11-26 10:00 {BANNA}" in note
-    assert "2026年11月27日10:00" in note and "已超时" not in note
+    assert "2026年11月27日 10:00" in note and "已超时" not in note
 
 
 def test_note_flags_an_overdue_order() -> None:

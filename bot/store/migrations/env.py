@@ -1,22 +1,24 @@
-"""Alembic environment: migrates the connection (or URL) that `bot.store.db.create_schema` passes in."""
+"""Alembic environment: migrates the connection (or URL) `bot.store.db.create_schema` passes in."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
-import bot.store.accounts  # noqa: F401  (registers the account table on Base.metadata)
-import bot.store.desk  # noqa: F401  (registers the desk tables)
-from bot.store.models import Base
+from bot.store.db import SCHEMA, make_engine
 
 config = context.config
-target_metadata = Base.metadata
+# The same metadata the engine setup uses (every table of bot.store.models).
+target_metadata = SCHEMA
 
 
 def run_migrations_online() -> None:
+    """Migrate the connection `bot.store.db.create_schema` passed in, else ``sqlalchemy.url``."""
     connection = config.attributes.get("connection")
     if connection is None:
-        from bot.store.db import make_engine
-
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise SystemExit("no connection and no sqlalchemy.url to migrate")
+        engine = make_engine(url)
         with engine.begin() as conn:
             _run(conn)
         engine.dispose()
@@ -24,7 +26,7 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

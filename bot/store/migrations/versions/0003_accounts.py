@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Importing the module also puts `Account` on `Base.metadata`, the schema Alembic compares with.
-from bot.store.accounts import DISPLAY_NAME_MAX, HASH_MAX, ROLE_MAX, USERNAME_MAX
+from bot.store.models import DISPLAY_NAME_MAX, HASH_MAX, ROLE_MAX, USERNAME_MAX
 
 revision = "0003"
 down_revision = "0002"

@@ -9,9 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Importing the module also puts the desk tables on `Base.metadata`, the schema Alembic compares with.
-import bot.store.desk  # noqa: F401
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None

@@ -9,9 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Importing the module also puts the inbox tables on `Base.metadata`, the schema Alembic compares with.
-import bot.trainer.inbox  # noqa: F401
-
 revision = "0007"
 down_revision = "0005"
 branch_labels = None

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Importing the module also puts `LoginThrottle` on `Base.metadata`, the schema Alembic compares.
-from bot.store.accounts import THROTTLE_KEY_MAX, THROTTLE_KIND_MAX
+from bot.store.models import THROTTLE_KEY_MAX, THROTTLE_KIND_MAX
 
 revision = "0009"
 down_revision = "0008"
