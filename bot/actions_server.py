@@ -4,7 +4,7 @@
 ``rasa run actions``, which listens on every interface, runs any action for anyone who can
 reach it, and answers errors with the request body. Here:
 
-* it listens on ``ACTION_INTERFACE`` (default 127.0.0.1);
+* it listens on ``ACTION_INTERFACE`` (default 127.0.0.1), port ``ACTION_PORT`` unless ``--port``;
 * ``/webhook`` and ``/actions`` need the header ``X-PostDesk-Action-Token`` with the token
   (``ACTION_TOKEN``, else ``var/action_token``, generated once, mode 0600), compared in constant
   time; anything else gets a 401. Rasa sends the header (``headers:`` of the action endpoint in
@@ -23,8 +23,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from bot.config import PROJECT_ROOT, load_settings
-from bot.launcher import ACTION_TOKEN_HEADER, ensure_token
+from bot.config import ACTION_TOKEN_HEADER, PROJECT_ROOT, load_settings
+from bot.launcher import ensure_token
 
 if TYPE_CHECKING:  # sanic comes with rasa_sdk, imported on first use
     from sanic import Sanic
@@ -128,16 +128,16 @@ def create_app(token: str, actions_package: str = "actions") -> "Sanic":
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Serve the actions until interrupted; returns the exit status."""
     from rasa_sdk import utils
-    from rasa_sdk.constants import DEFAULT_SERVER_PORT
     from rasa_sdk.plugin import plugin_manager
 
+    settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m bot.actions_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=DEFAULT_SERVER_PORT)
+    parser.add_argument("--port", type=int, default=settings.action_port,
+                        help="default: ACTION_PORT (5055)")
     parser.add_argument("--actions", default="actions", help="the package of the actions")
     args = parser.parse_args(argv)
 
-    settings = load_settings()
     utils.configure_colored_logging(settings.log_level)
     utils.update_sanic_log_level()
     token_file = PROJECT_ROOT / "var" / "action_token"

@@ -17,12 +17,12 @@ RASA_TOKEN_HEADER = "X-Rasa-Token"               # Rasa's HTTP API (bot/server.p
 ACTION_TOKEN_HEADER = "X-PostDesk-Action-Token"  # Rasa -> action server (bot/actions_server.py)
 REST_TOKEN_HEADER = "X-PostDesk-Rest-Token"      # the REST channel (bot/channels/rest.py)
 LOOPBACK_INTERFACES = ("127.0.0.1", "localhost", "::1")
+TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def on_loopback(interface: str) -> bool:
     """Whether a server listening on `interface` is reachable from this machine only."""
     return interface in LOOPBACK_INTERFACES
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -48,7 +48,7 @@ class Settings:
     stuck_hours: float = 48.0
     log_level: str = "INFO"
     workorder_policy: str = ""      # deadline policy YAML; "" = bot/workorders/policy.yml
-    calendar_overrides: str = ""    # holiday override YAML; "" = bot/workorders/calendar_overrides.yml
+    calendar_overrides: str = ""    # holiday YAML; "" = bot/workorders/calendar_overrides.yml
     # WeChat Official Account (bot/channels/wechat.py). The defaults are demo values for local use.
     wechat_token: str = "postdesk-demo-token"
     wechat_app_id: str = "wx0000000000demo"
@@ -81,6 +81,8 @@ class Settings:
     rasa_port: int = 5005                   # RASA_PORT: where `make run` starts the Rasa server
     action_port: int = 5055                 # ACTION_PORT: where `make run` starts the action server
     wecom_robot_webhook: str = ""           # WECOM_ROBOT_WEBHOOK: the daily report's group robot
+    # MODEL_REGISTRY: the trainers' model registry (bot/trainer/registry.py), a JSON file.
+    model_registry: Path = PROJECT_ROOT / "models" / "registry.json"
 
 
 def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -134,6 +136,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         rasa_port=int(values.get("RASA_PORT") or defaults.rasa_port),
         action_port=int(values.get("ACTION_PORT") or defaults.action_port),
         wecom_robot_webhook=(values.get("WECOM_ROBOT_WEBHOOK") or "").strip(),
+        model_registry=Path(values.get("MODEL_REGISTRY") or defaults.model_registry),
         trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
                               if p.strip()),
     )

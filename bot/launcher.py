@@ -25,8 +25,15 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any, Optional, Sequence
 
-from bot.config import (ACTION_TOKEN_HEADER, PROJECT_ROOT, RASA_TOKEN_HEADER, REST_TOKEN_HEADER,
-                        Settings, load_settings, on_loopback)
+from bot.config import (
+    ACTION_TOKEN_HEADER,
+    PROJECT_ROOT,
+    RASA_TOKEN_HEADER,
+    REST_TOKEN_HEADER,
+    Settings,
+    load_settings,
+    on_loopback,
+)
 
 logger = logging.getLogger("postdesk.launcher")
 
@@ -154,7 +161,8 @@ class Stack:
 
     The tokens (attributes ``token``, ``action_token``, ``rest_token``) reach the children in
     their environments, each child only those it needs, never on a command line. Without
-    `action_token` / `rest_token`, the stack makes up its own for its lifetime.
+    `action_token` / `rest_token`, the stack makes up its own for its lifetime. `settings`
+    (read from the environment when not given) supply the interfaces, the tracker store and Redis.
     """
 
     def __init__(
@@ -173,8 +181,10 @@ class Stack:
         rasa_interface: Optional[str] = None,
         action_interface: Optional[str] = None,
         action_url: Optional[str] = None,
+        settings: Optional[Settings] = None,
     ) -> None:
-        settings = load_settings()
+        settings = settings or load_settings()
+        self.settings = settings
         self.model, self.token, self.database_url = model, token, database_url
         self.action_token = action_token or secrets.token_urlsafe(32)
         self.rest_token = rest_token or secrets.token_urlsafe(32)
@@ -199,6 +209,7 @@ class Stack:
 
     @property
     def webhook(self) -> str:
+        """The REST channel's webhook URL on this stack's Rasa server."""
         return f"http://{self.rasa_host}:{self.rasa_port}/webhooks/rest/webhook"
 
     def _popen(self, args: list[str], child_env: dict[str, str]) -> subprocess.Popen:
@@ -231,7 +242,7 @@ class Stack:
         endpoints = (self.workdir or PROJECT_ROOT / "var") / "endpoints.yml"
         write_private(endpoints, endpoints_yaml(
             self.action_url, self.tracker_store_url,
-            self.env.get("REDIS_URL", load_settings().redis_url), self.action_token))
+            self.env.get("REDIS_URL", self.settings.redis_url), self.action_token))
         self.server = self._popen(
             [sys.executable, "-m", "bot.server", "run", "--model", str(self.model),
              "--interface", self.rasa_interface, "--port", str(self.rasa_port),
@@ -259,9 +270,11 @@ class Stack:
             raise RuntimeError("the workbench did not start")
 
     def processes(self) -> list[subprocess.Popen]:
+        """The children started so far (Rasa server, action server, workbench)."""
         return [p for p in (self.server, self.actions, self.workbench) if p is not None]
 
     def close(self) -> None:
+        """Stop every child of the stack."""
         stop(self.processes())
 
 
@@ -283,13 +296,14 @@ DEMO_USERS = ("demo users, for trying locally only (password): agent (demo-agent
               "(demo-admin-2026)")
 
 
-def model_in_service() -> Path:
-    """The model the trainers deployed (bot/trainer registry), else models/postdesk.tar.gz."""
+def model_in_service(registry: Path) -> Path:
+    """The model the trainers deployed (the registry file `registry`, MODEL_REGISTRY), else
+    models/postdesk.tar.gz."""
     from bot.trainer.registry import Registry
 
     built = PROJECT_ROOT / "models" / "postdesk.tar.gz"
     try:
-        deployed = Registry().deployed()
+        deployed = Registry(registry).deployed()
     except (OSError, ValueError) as exc:
         logger.warning("model registry unreadable (%s): starting with %s", exc, built.name)
         return built
@@ -320,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     if args.model is None:
-        args.model = model_in_service()
+        args.model = model_in_service(settings.model_registry)
     if not args.model.exists():
         logger.error("no model at %s: run 'make train' first", args.model)
         return 1
@@ -333,7 +347,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stack = Stack(args.model, token, settings.database_url, args.rasa_port, args.action_port,
                   action_token=ensure_token(settings.action_token, var / "action_token"),
                   rest_token=ensure_token(settings.rest_token, var / "rest_token"),
-                  action_url=settings.action_url or None)
+                  action_url=settings.action_url or None, settings=settings)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start_actions()

@@ -16,7 +16,7 @@ Security fixes:
   The query form keeps working; ``Authorization: Bearer`` stays Rasa's JWT.
 * ``run`` without ``--interface`` listens on ``RASA_INTERFACE`` (default 127.0.0.1), not on
   Rasa's default 0.0.0.0.
-* ``run`` sets ``ACTION_TOKEN`` in its own environment when it is unset (from
+* ``run`` sets ``ACTION_TOKEN`` in its own environment (from the settings, else
   ``var/action_token``, the action server's), for the ``${ACTION_TOKEN}`` of endpoints.yml.
 
 The launcher and the benchmarks start the Rasa server through this module.
@@ -31,6 +31,7 @@ from functools import wraps
 from inspect import isawaitable
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
 
 
@@ -74,9 +75,9 @@ def _compile_action_validator() -> None:
             )
             raise e
 
-    RemoteAction._postdesk_original = RemoteAction._validate_action_result  # type: ignore
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[assignment]
-    RemoteAction._postdesk_validator = validate  # type: ignore[attr-defined]
+    RemoteAction._postdesk_original = RemoteAction._validate_action_result
+    RemoteAction._validate_action_result = _validate_action_result
+    RemoteAction._postdesk_validator = validate
 
 
 def token_matches(sent: Optional[str], token: Optional[str]) -> bool:
@@ -123,24 +124,25 @@ def _accept_token_header() -> None:
 
 
 def _option_given(args: Sequence[str], *names: str) -> bool:
+    """Whether one of the options `names` is in `args` (``--name value`` or ``--name=value``)."""
     return any(a in names or a.startswith(tuple(f"{n}=" for n in names)) for a in args)
 
 
-def rasa_argv(args: Sequence[str]) -> List[str]:
-    """Rasa's arguments for ``args``: ``run`` gets its interface and API token from the settings.
+def rasa_argv(args: Sequence[str], settings: Settings) -> List[str]:
+    """Rasa's arguments for ``args``: ``run`` gets its address and API token from `settings`.
 
-    ``run`` without ``--interface`` listens on RASA_INTERFACE (default 127.0.0.1); ``run
-    --enable-api`` without ``--auth-token`` gets the token from RASA_TOKEN, RASA_TOKEN_FILE or
-    var/rasa_token. The result is for Rasa's parser only: it never reaches a command line.
+    ``run`` without ``--interface`` / ``--port`` listens on RASA_INTERFACE (default 127.0.0.1)
+    and RASA_PORT (default 5005, Rasa's own); ``run --enable-api`` without ``--auth-token``
+    gets the token from RASA_TOKEN, RASA_TOKEN_FILE or var/rasa_token. The result is for
+    Rasa's parser only: it never reaches a command line.
     """
-    from bot.config import load_settings
-
     argv = list(args)
     if not _serves(argv):
         return argv
-    settings = load_settings()
     if not _option_given(argv, "-i", "--interface"):
         argv += ["--interface", settings.rasa_interface]
+    if not _option_given(argv, "-p", "--port"):
+        argv += ["--port", str(settings.rasa_port)]
     if "--enable-api" in argv and not _option_given(argv, "-t", "--auth-token"):
         from bot.launcher import rasa_api_token
 
@@ -153,14 +155,16 @@ def _serves(argv: Sequence[str]) -> bool:
     return bool(argv) and argv[0] == "run" and not (len(argv) > 1 and argv[1] == "actions")
 
 
-def export_action_token() -> None:
-    """Set ACTION_TOKEN for endpoints.yml's ``${ACTION_TOKEN}`` if unset (this process only)."""
-    from bot.config import PROJECT_ROOT, load_settings
+def export_action_token(settings: Settings) -> None:
+    """Set ACTION_TOKEN for endpoints.yml's ``${ACTION_TOKEN}`` (this process only).
+
+    Rasa substitutes ``${...}`` from the process environment, so the token of the settings
+    (ACTION_TOKEN in the environment or .env), else ``var/action_token``, is put there.
+    """
     from bot.launcher import ensure_token
 
-    if not os.environ.get("ACTION_TOKEN"):
-        os.environ["ACTION_TOKEN"] = ensure_token(load_settings().action_token,
-                                                  PROJECT_ROOT / "var" / "action_token")
+    os.environ["ACTION_TOKEN"] = ensure_token(settings.action_token,
+                                              PROJECT_ROOT / "var" / "action_token")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -170,8 +174,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     apply_runtime_fixes()
     if _serves(args):
-        export_action_token()
-    sys.argv = ["rasa", *rasa_argv(args)]
+        settings = load_settings()
+        export_action_token(settings)
+        args = rasa_argv(args, settings)
+    sys.argv = ["rasa", *args]
     rasa_main()
     return 0
 

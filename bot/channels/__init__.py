@@ -1,0 +1,1 @@
+"""Rasa channels: the WeChat Official Account (wechat*.py) and the hardened REST channel."""

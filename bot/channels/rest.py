@@ -35,10 +35,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import limits, senders
-from bot.channels.store import channel_uows, count_message, held_by_agent
-from bot.channels.wechat_protocol import neutralise_command
-from bot.config import PROJECT_ROOT, REST_TOKEN_HEADER as TOKEN_HEADER, Settings, load_settings, \
-    on_loopback
+from bot.channels.customer_text import neutralise_command
+from bot.channels.store import channel_uows, count_message, held_by_agent, note_for_agent
+from bot.config import PROJECT_ROOT, Settings, load_settings, on_loopback
+from bot.config import REST_TOKEN_HEADER as TOKEN_HEADER
 from bot.text.masking import mask_text
 from bot.text.normalize import clean_text
 
@@ -131,10 +131,12 @@ class SafeRestInput(RestInput):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name: the webhook is ``/webhooks/rest/webhook``."""
         return "rest"
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeRestInput":
+        """Configured from the settings (bot.config), not from credentials.yml values."""
         return cls()
 
     def __init__(self, settings: Optional[Settings] = None) -> None:
@@ -222,7 +224,7 @@ class SafeRestInput(RestInput):
                 return response.json([dict(m, recipient_id=sender) for m in collector.messages])
             if await held_by_agent(request, conversation):
                 # An agent holds the conversation: the bot is silent, the agent sees the message.
-                await self._note_for_agent(conversation, text)
+                await note_for_agent(self._uows(), conversation, text)
                 return response.json([])
             return response.json([{
                 "recipient_id": sender,
@@ -279,17 +281,6 @@ class SafeRestInput(RestInput):
         from bot.store import desk
 
         return desk.take_outbox(self._uows(), conversation, self.name(), local_now())
-
-    async def _note_for_agent(self, conversation: str, text: str) -> None:
-        from bot.config import local_now
-        from bot.store import desk
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, desk.note_customer_message, self._uows(), conversation, text, local_now())
-        except Exception:
-            logger.exception("message of %s for its agent not noted in the queue",
-                             mask_text(conversation))
 
 
 async def explain_silence(request: Request, sender: str, message: str) -> str:

@@ -51,3 +51,23 @@ async def count_message(uows: UowFactory, sender_id: str, channel: str) -> None:
             None, desk.count_conversation, uows, sender_id, channel, local_now())
     except Exception:  # noqa: BLE001 - statistics must never cost a customer their answer
         logging.getLogger(__name__).exception("message of %s not counted", mask_text(sender_id))
+
+
+async def note_for_agent(uows: UowFactory, sender_id: str, text: str) -> None:
+    """Show a customer message to the agent holding the conversation (the bot stays silent).
+
+    Runs in the executor; a store failure is logged, never raised to the channel.
+    """
+    import asyncio
+    import logging
+
+    from bot.config import local_now
+    from bot.store import desk
+    from bot.text.masking import mask_text
+
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            None, desk.note_customer_message, uows, sender_id, text, local_now())
+    except Exception:  # noqa: BLE001 - the customer's turn must not fail on the queue
+        logging.getLogger(__name__).exception("message of %s for its agent not noted in the queue",
+                                              mask_text(sender_id))

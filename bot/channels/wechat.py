@@ -1,9 +1,10 @@
 """The WeChat Official Account channel (name ``wechat``): ``/webhooks/wechat/webhook``.
 
-Speaks WeChat's server protocol (bot/channels/wechat_protocol.py): URL verification, plain and
-safe mode, signature and replay checks before anything reaches Rasa. Each message is handled in
-a task of its own, so a webhook request that WeChat gives up on (it waits 5 s, then retries)
-does not cancel the turn. The reply goes back passively when it is ready within
+Speaks WeChat's server protocol: URL verification and signatures (``wechat_signing``), plain and
+safe mode (``wechat_xml``, ``wechat_crypto``), replay checks (``wechat_replay``), all before
+anything reaches Rasa; replies are split to WeChat's byte limit (``wechat_splitting``). Each
+message is handled in a task of its own, so a webhook request that WeChat gives up on (it waits
+5 s, then retries) does not cancel the turn. The reply goes back passively when it is ready within
 ``PASSIVE_WAIT_S``; otherwise the request answers ``success`` and the reply is delivered through
 the customer-service API (bot/channels/wechat_api.py). A message (``MsgId``; events:
 ``FromUserName`` + ``CreateTime``) is handled once across retries and processes (Redis when
@@ -33,8 +34,8 @@ Security (what is refused, and how):
   403/413; over it 429, with one log line a window instead of one per request. A request that
   authenticates is never refused for its address. Behind a reverse proxy, configure Sanic's
   ``PROXIES_COUNT``/``REAL_IP_HEADER`` so the address is the client's, not the proxy's.
-- **Bounds and text.** The body is read up to ``wechat_protocol.MAX_BODY`` and refused (413)
-  beyond, without reading more into memory; fields are bounded by the protocol module; a text
+- **Bounds and text.** The body is read up to ``wechat_xml.MAX_BODY`` and refused (413)
+  beyond, without reading more into memory; fields are bounded by ``wechat_xml``; a text
   over ``MAX_TEXT_CHARS`` gets a request to split it. Every text and voice recognition goes
   through ``bot.text.normalize.clean_text`` (full-width folded, lone surrogates replaced,
   controls dropped) and then ``neutralise_command`` (so a full-width "／intent" is caught too)
@@ -60,11 +61,17 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import senders
-from bot.channels import wechat_protocol as wp
+from bot.channels.customer_text import neutralise_command, numbered_choices, pick_choice
 from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter, client_address, read_bounded
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
-from bot.channels.store import channel_uows, count_message, held_by_agent
+from bot.channels.store import channel_uows, count_message, held_by_agent, note_for_agent
 from bot.channels.wechat_api import WeChatClient, WindowClosed, mask_openid
+from bot.channels.wechat_crypto import Crypto
+from bot.channels.wechat_errors import Forbidden, ProtocolError
+from bot.channels.wechat_replay import MemoryNonceStore, NonceStore, RedisNonceStore, ReplayGuard
+from bot.channels.wechat_signing import check_signature, verify_url
+from bot.channels.wechat_splitting import split_for_wechat
+from bot.channels.wechat_xml import MAX_BODY, InboundMessage, parse_xml, text_reply_xml
 from bot.config import Settings, load_settings, local_now
 from bot.text.masking import mask_text
 from bot.text.normalize import clean_text
@@ -73,6 +80,7 @@ logger = logging.getLogger(__name__)
 
 DEDUP_TTL_S = 600
 MAX_API_MESSAGES = 5
+MAX_TEXT_CHARS = 2000  # a text message (or voice recognition) the bot handles; longer: TOO_LONG
 SUCCESS = "success"
 
 # Menu CLICK keys the account's menu may send, and the intent each stands for (allow-list).
@@ -98,7 +106,7 @@ NON_TEXT_REPLIES: Mapping[str, str] = {
     "file": "收到您的文件了，已转给人工客服查看。",
 }
 VOICE_UNCLEAR = "抱歉，没听清您的语音，麻烦打字告诉我好吗？"
-TOO_LONG = f"您的消息太长了，麻烦分几条发给我，每条不超过 {wp.MAX_TEXT_CHARS} 字。"
+TOO_LONG = f"您的消息太长了，麻烦分几条发给我，每条不超过 {MAX_TEXT_CHARS} 字。"
 WINDOW_CLOSED_NOTE = "wechat_window_closed"
 
 
@@ -109,13 +117,14 @@ class SharedNonceStore:
     operator gets a log line (at most one a minute); nothing a customer sends is refused.
     """
 
-    def __init__(self, primary: wp.NonceStore, clock: Callable[[], float] = time.monotonic) -> None:
-        self.primary, self.fallback = primary, wp.MemoryNonceStore()
+    def __init__(self, primary: NonceStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self.primary, self.fallback = primary, MemoryNonceStore()
         self._clock = clock
         self._last_warning = float("-inf")
 
     def add_if_absent(self, key: str, ttl_s: int) -> bool:
-        import redis
+        """Store `key` in Redis, or in this process while Redis is unreachable."""
+        import redis  # type: ignore[import-untyped]  # redis 4 ships no type hints
 
         try:
             return self.primary.add_if_absent(key, ttl_s)
@@ -153,6 +162,7 @@ class WeChatOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name Rasa records on bot messages."""
         return "wechat"
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
@@ -166,7 +176,7 @@ class WeChatOutput(OutputChannel):
             logger.error("wechat output refused for %s: not a WeChat conversation",
                          mask_text(recipient_id))
             raise ValueError("not a WeChat conversation")
-        for chunk in wp.split_for_wechat([text]):
+        for chunk in split_for_wechat([text]):
             await self.client.send_text(openid, chunk, idempotency_key=f"out:{uuid.uuid4()}")
 
 
@@ -175,6 +185,7 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def name(cls) -> Text:
+        """The channel name: the webhook is ``/webhooks/wechat/webhook``."""
         return "wechat"
 
     @classmethod
@@ -194,9 +205,9 @@ class WeChatInput(InputChannel):
         self.settings = settings
         self.passive_wait_s = settings.wechat_passive_wait_s
         self._client = client
-        self._crypto: Optional[wp.Crypto] = None
-        self._store: Optional[wp.NonceStore] = None
-        self._replay: Optional[wp.ReplayGuard] = None
+        self._crypto: Optional[Crypto] = None
+        self._store: Optional[NonceStore] = None
+        self._replay: Optional[ReplayGuard] = None
         self._turns: Dict[str, Turn] = {}
         self._user_locks: Dict[str, asyncio.Lock] = {}
         self._user_pending: Dict[str, int] = {}
@@ -213,39 +224,47 @@ class WeChatInput(InputChannel):
     # Resources, created on first use (never at import time).
     @property
     def client(self) -> WeChatClient:
+        """The customer-service API client (for replies that miss the passive window)."""
         if self._client is None:
-            self._client = WeChatClient(self.settings.wechat_app_id, self.settings.wechat_app_secret,
+            self._client = WeChatClient(self.settings.wechat_app_id,
+                                        self.settings.wechat_app_secret,
                                         base_url=self.settings.wechat_api_base_url)
         return self._client
 
     @property
-    def store(self) -> wp.NonceStore:
+    def store(self) -> NonceStore:
+        """Nonces and message ids: Redis (with an in-process fallback) or in-process only."""
         if self._store is None:
+            store: NonceStore
             if self.settings.redis_url:
                 import redis
 
-                self._store = SharedNonceStore(
-                    wp.RedisNonceStore(redis.Redis.from_url(self.settings.redis_url,
-                                                            socket_timeout=0.5)))
+                store = SharedNonceStore(
+                    RedisNonceStore(redis.Redis.from_url(self.settings.redis_url,
+                                                         socket_timeout=0.5)))
             else:
-                self._store = wp.MemoryNonceStore()
+                store = MemoryNonceStore()
+            self._store = store
         return self._store
 
     @property
-    def replay(self) -> wp.ReplayGuard:
+    def replay(self) -> ReplayGuard:
+        """The timestamp and nonce check, over :attr:`store`."""
         if self._replay is None:
-            self._replay = wp.ReplayGuard(store=self.store)
+            self._replay = ReplayGuard(store=self.store)
         return self._replay
 
     @property
-    def crypto(self) -> Optional[wp.Crypto]:
+    def crypto(self) -> Optional[Crypto]:
+        """Safe mode's cipher; None in plain mode (no EncodingAESKey configured)."""
         if self._crypto is None and self.settings.wechat_encoding_aes_key:
-            self._crypto = wp.Crypto(self.settings.wechat_token,
+            self._crypto = Crypto(self.settings.wechat_token,
                                      self.settings.wechat_encoding_aes_key,
                                      self.settings.wechat_app_id)
         return self._crypto
 
     def get_output_channel(self) -> Optional[OutputChannel]:
+        """Rasa's channel for messages outside a webhook request: the customer-service API."""
         return WeChatOutput(self.client)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -260,10 +279,10 @@ class WeChatInput(InputChannel):
         async def verify(request: Request) -> HTTPResponse:
             args = request.args
             try:
-                echo = wp.verify_url(self.settings.wechat_token, args.get("signature", ""),
+                echo = verify_url(self.settings.wechat_token, args.get("signature", ""),
                                      args.get("timestamp", ""), args.get("nonce", ""),
                                      args.get("echostr", ""))
-            except wp.ProtocolError as e:
+            except ProtocolError as e:
                 logger.warning("wechat URL verification refused: %s", e)
                 return response.text("forbidden", status=403)
             return response.text(echo)
@@ -271,14 +290,14 @@ class WeChatInput(InputChannel):
         # Streamed: the body is read only up to MAX_BODY (Sanic would buffer up to 100 MB).
         @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            body = await read_bounded(request, wp.MAX_BODY)
+            body = await read_bounded(request, MAX_BODY)
             if body is None:
                 return self._refuse(request, 413, "request too large", "body over 64 KB")
             try:
                 message = self._authenticate(request, body)
-            except wp.Forbidden as e:
+            except Forbidden as e:
                 return self._refuse(request, 403, "forbidden", str(e))
-            except wp.ProtocolError as e:
+            except ProtocolError as e:
                 logger.warning("wechat webhook ignored a malformed message: %s", e)
                 return response.text(SUCCESS)
             return await self._respond(request, message, on_new_message)
@@ -298,23 +317,23 @@ class WeChatInput(InputChannel):
                            address, self.settings.address_rate_per_minute)
         return response.text("too many requests", status=429)
 
-    def _authenticate(self, request: Request, body: bytes) -> wp.InboundMessage:
+    def _authenticate(self, request: Request, body: bytes) -> InboundMessage:
         args = request.args
         timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
-        wp.check_signature(self.settings.wechat_token, args.get("signature", ""), timestamp, nonce)
+        check_signature(self.settings.wechat_token, args.get("signature", ""), timestamp, nonce)
         encrypted = args.get("encrypt_type", "raw") == "aes"
         if encrypted and self.crypto is None:
-            raise wp.Forbidden("encrypted message but no EncodingAESKey configured")
+            raise Forbidden("encrypted message but no EncodingAESKey configured")
         if not encrypted and self.crypto is not None and not self.settings.wechat_compat_mode:
             # The URL signature does not cover the body: in safe mode plain is a downgrade.
-            raise wp.Forbidden("plain message in safe mode (set WECHAT_COMPAT_MODE to accept)")
+            raise Forbidden("plain message in safe mode (set WECHAT_COMPAT_MODE to accept)")
         self.replay.check(timestamp, nonce)
         if encrypted:
             assert self.crypto is not None
             body = self.crypto.decrypt(body, args.get("msg_signature", ""), timestamp, nonce)
-        return wp.parse_xml(body)
+        return parse_xml(body)
 
-    async def _respond(self, request: Request, message: wp.InboundMessage,
+    async def _respond(self, request: Request, message: InboundMessage,
                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         turn = self._turns.get(message.dedup_key)
         if turn is None:
@@ -338,19 +357,19 @@ class WeChatInput(InputChannel):
             turn.waiters -= 1
         if not turn.texts or not turn.claim():
             return response.text(SUCCESS)
-        chunks = wp.split_for_wechat(turn.texts)
+        chunks = split_for_wechat(turn.texts)
         if len(chunks) > 1:
             self._spawn(self._send_api(message.from_user, chunks[1:], turn.key))
         return self._passive(request, message, chunks[0])
 
-    def _passive(self, request: Request, message: wp.InboundMessage, text: str) -> HTTPResponse:
+    def _passive(self, request: Request, message: InboundMessage, text: str) -> HTTPResponse:
         """`text` as the passive reply to `message` (encrypted when the request was)."""
-        reply = wp.text_reply_xml(message.from_user, message.to_user, text, int(time.time()))
+        reply = text_reply_xml(message.from_user, message.to_user, text, int(time.time()))
         if self.crypto is not None and request.args.get("encrypt_type") == "aes":
             reply = self.crypto.encrypt(reply, request.args.get("nonce", ""), str(int(time.time())))
         return response.text(reply, content_type="application/xml")
 
-    def _throttle(self, request: Request, message: wp.InboundMessage) -> Optional[HTTPResponse]:
+    def _throttle(self, request: Request, message: InboundMessage) -> Optional[HTTPResponse]:
         """None while the customer is under the limit; else one polite reply, then silence."""
         openid = message.from_user
         if self._sender_limit.allow(openid):
@@ -369,7 +388,7 @@ class WeChatInput(InputChannel):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_turn(self, turn: Turn, message: wp.InboundMessage, request: Request,
+    async def _run_turn(self, turn: Turn, message: InboundMessage, request: Request,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         user = message.from_user
         lock = self._user_locks.setdefault(user, asyncio.Lock())
@@ -390,7 +409,7 @@ class WeChatInput(InputChannel):
             await asyncio.sleep(0.5)  # a waiting webhook request replies passively
         try:
             if turn.texts and turn.claim():
-                await self._send_api(message.from_user, wp.split_for_wechat(turn.texts), turn.key)
+                await self._send_api(message.from_user, split_for_wechat(turn.texts), turn.key)
         finally:
             self._turns.pop(turn.key, None)
 
@@ -426,7 +445,7 @@ class WeChatInput(InputChannel):
             self._uow_factory = channel_uows(self.settings.database_url)
         return self._uow_factory
 
-    async def _texts_for(self, message: wp.InboundMessage, request: Request,
+    async def _texts_for(self, message: InboundMessage, request: Request,
                          on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
         """Run the message through Rasa (or answer it directly); return the reply texts."""
         kind = message.msg_type
@@ -456,16 +475,16 @@ class WeChatInput(InputChannel):
         else:
             logger.info("wechat message type %r not handled", kind)
             return []
-        if len(text) > wp.MAX_TEXT_CHARS:
+        if len(text) > MAX_TEXT_CHARS:
             logger.info("wechat message of %s not handled: %d characters",
                         mask_text(message.from_user), len(text))
             return [TOO_LONG]
-        choice = wp.pick_choice(text, self._choices.get(message.from_user, {}))
+        choice = pick_choice(text, self._choices.get(message.from_user, {}))
         if choice is not None:
             return await self._ask_rasa(choice, message, request, on_new_message)
-        return await self._ask_rasa(wp.neutralise_command(text), message, request, on_new_message)
+        return await self._ask_rasa(neutralise_command(text), message, request, on_new_message)
 
-    async def _ask_rasa(self, text: str, message: wp.InboundMessage, request: Request,
+    async def _ask_rasa(self, text: str, message: InboundMessage, request: Request,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[str]:
         conversation = conversation_of(message.from_user)
         await count_message(self._uows(), conversation, self.name())
@@ -480,7 +499,7 @@ class WeChatInput(InputChannel):
             body = sent.get("text") or ""
             buttons = sent.get("buttons") or []
             if buttons:
-                body, choices = wp.numbered_choices(body, buttons)
+                body, choices = numbered_choices(body, buttons)
                 self._choices[message.from_user] = choices
             if body:
                 texts.append(body)
@@ -488,19 +507,9 @@ class WeChatInput(InputChannel):
             return texts
         if await held_by_agent(request, conversation):
             # An agent holds the conversation: the bot is silent, the agent sees the message.
-            await self._note_for_agent(conversation, text)
+            await note_for_agent(self._uows(), conversation, text)
             return []
         return [await explain_silence(request, conversation, text)]
-
-    async def _note_for_agent(self, conversation: str, text: str) -> None:
-        from bot.store import desk
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, desk.note_customer_message, self._uows(), conversation, text, local_now())
-        except Exception:
-            logger.exception("message of %s for its agent not noted in the queue",
-                             mask_text(conversation))
 
 
 def conversation_of(openid: str) -> str:

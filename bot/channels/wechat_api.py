@@ -277,7 +277,8 @@ class WeChatClient:
                 if failures >= self._max_attempts:
                     logger.error("WeChat send to %s failed after %d attempts: %s",
                                  who, failures, exc.errmsg)
-                    raise SendFailed(exc.errcode, f"gave up after {failures} attempts: {exc.errmsg}")
+                    raise SendFailed(exc.errcode,
+                                     f"gave up after {failures} attempts: {exc.errmsg}")
                 delay = self._backoff(failures)
                 logger.warning("WeChat send to %s: %s%s; retry %d/%d in %.2f s", who, exc.errmsg,
                                " (WeChat may have delivered it)" if exc.ambiguous else "",
@@ -288,11 +289,13 @@ class WeChatClient:
                 logger.info("WeChat sent %d characters to %s", len(content), who)
                 return
             if errcode in WINDOW_ERRORS:
-                logger.warning("WeChat send to %s refused (errcode %s): needs an agent", who, errcode)
+                logger.warning("WeChat send to %s refused (errcode %s): needs an agent", who,
+                               errcode)
                 raise WindowClosed(errcode, errmsg)
             if errcode in TOKEN_ERRORS:
                 if token_renewed:
-                    logger.error("WeChat send to %s: token refused again (errcode %s)", who, errcode)
+                    logger.error("WeChat send to %s: token refused again (errcode %s)", who,
+                                 errcode)
                     raise SendFailed(errcode, f"token refused after renewal: {errmsg}")
                 token_renewed = True
                 logger.warning("WeChat send to %s: token refused (errcode %s), renewing", who,
@@ -309,7 +312,8 @@ class WeChatClient:
                 return await call()
             except _Transient as exc:
                 if attempt >= self._max_attempts:
-                    logger.error("WeChat %s failed after %d attempts: %s", what, attempt, exc.errmsg)
+                    logger.error("WeChat %s failed after %d attempts: %s", what, attempt,
+                                 exc.errmsg)
                     raise SendFailed(exc.errcode, f"{what} gave up after {attempt} attempts: "
                                                   f"{exc.errmsg}") from None
                 delay = self._backoff(attempt)

@@ -20,7 +20,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from bot.channels import wechat_protocol as wp
+from bot.channels.wechat_crypto import Crypto
+from bot.channels.wechat_signing import sha1_signature
+from bot.channels.wechat_xml import cdata, parse_fields
 from bot.config import load_settings
 
 DEFAULT_URL = "http://127.0.0.1:5005/webhooks/wechat/webhook"
@@ -48,7 +50,7 @@ def message_xml(openid: str, account: str, content: str = "", msg_type: str = "t
     fields.update(extra)
     if msg_type != "event":
         fields["MsgId"] = msg_id or str(secrets.randbelow(10 ** 18))
-    inner = "".join(f"<{k}>{wp.cdata(v)}</{k}>" if k not in ("CreateTime", "MsgId")
+    inner = "".join(f"<{k}>{cdata(v)}</{k}>" if k not in ("CreateTime", "MsgId")
                     else f"<{k}>{v}</{k}>" for k, v in fields.items())
     return f"<xml>{inner}</xml>"
 
@@ -59,13 +61,14 @@ class WeChatSimulator:
     def __init__(self, url: str, token: str, app_id: str, aes_key: str = "",
                  account: str = "gh_postdesk_demo", timeout: float = 30) -> None:
         self.url, self.token, self.account, self.timeout = url, token, account, timeout
-        self.crypto = wp.Crypto(token, aes_key, app_id) if aes_key else None
+        self.crypto = Crypto(token, aes_key, app_id) if aes_key else None
 
     def signed_query(self, timestamp: Optional[str] = None, nonce: Optional[str] = None,
                      **extra: str) -> dict[str, str]:
+        """The query of a request signed with the account token (fresh timestamp and nonce)."""
         timestamp = timestamp or str(int(time.time()))
         nonce = nonce or secrets.token_hex(8)
-        return {"signature": wp.sha1_signature(self.token, timestamp, nonce),
+        return {"signature": sha1_signature(self.token, timestamp, nonce),
                 "timestamp": timestamp, "nonce": nonce, **extra}
 
     def post(self, body: bytes, query: dict[str, str]) -> Reply:
@@ -83,11 +86,11 @@ class WeChatSimulator:
         if not body.startswith("<xml>"):
             return None
         if self.crypto is not None and query.get("encrypt_type") == "aes":
-            fields = wp.parse_fields(body.encode())
+            fields = parse_fields(body.encode())
             inner = self.crypto.decrypt(body.encode(), fields.get("MsgSignature"),
                                         fields.get("TimeStamp"), fields.get("Nonce"))
-            return wp.parse_fields(inner).get("Content")
-        return wp.parse_fields(body.encode()).get("Content")
+            return parse_fields(inner).get("Content")
+        return parse_fields(body.encode()).get("Content")
 
     def send_xml(self, xml: str, encrypted: Optional[bool] = None, **query: str) -> Reply:
         """Send one message's XML, signed; encrypted when the simulator has an AES key."""
@@ -96,10 +99,10 @@ class WeChatSimulator:
         if not encrypted:
             return self.post(xml.encode("utf-8"), signed)
         assert self.crypto is not None
-        wrapped = wp.parse_fields(self.crypto.encrypt(xml, signed["nonce"],
-                                                      signed["timestamp"]).encode())
-        body = (f"<xml><ToUserName>{wp.cdata(self.account)}</ToUserName>"
-                f"<Encrypt>{wp.cdata(wrapped['Encrypt'])}</Encrypt></xml>")
+        wrapped = parse_fields(self.crypto.encrypt(xml, signed["nonce"],
+                                                   signed["timestamp"]).encode())
+        body = (f"<xml><ToUserName>{cdata(self.account)}</ToUserName>"
+                f"<Encrypt>{cdata(wrapped['Encrypt'])}</Encrypt></xml>")
         signed.update(encrypt_type="aes", msg_signature=wrapped["MsgSignature"])
         return self.post(body.encode(), signed)
 
@@ -107,7 +110,7 @@ class WeChatSimulator:
             nonce: Optional[str] = None) -> Reply:
         """Send a text message from `openid` (optionally with a given timestamp or nonce)."""
         query = {k: v for k, v in (("timestamp", timestamp), ("nonce", nonce)) if v}
-        return self.send_xml(message_xml(openid, self.account, text), **query)
+        return self.send_xml(message_xml(openid, self.account, text), None, **query)
 
     def verify(self, echostr: str = "postdesk-echo") -> Reply:
         """The URL verification WeChat does when the server URL is saved."""

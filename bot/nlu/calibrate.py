@@ -107,11 +107,12 @@ def point(threshold: float, ambiguity: float, realistic: Sequence[Reading],
 def best(points: Sequence[Point], min_caught: float) -> Optional[Point]:
     """The most accurate pair on the realistic set that still catches enough noise."""
     good = [p for p in points if p.caught >= min_caught]
+    if not good:
+        return None
     # Ties: more noise caught, then the held-out split, then a wider ambiguity band (close
     # calls are clarified rather than guessed), then the lower threshold.
     return max(good, key=lambda p: (round(p.realistic_accuracy, 4), round(p.caught, 4),
-                                    round(p.heldout_accuracy, 4), p.ambiguity, -p.threshold),
-               default=None)
+                                    round(p.heldout_accuracy, 4), p.ambiguity, -p.threshold))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -71,6 +71,7 @@ class Result:
 
     @property
     def intent_macro_f1(self) -> float:
+        """Macro-averaged F1 over the intents (every intent weighs the same)."""
         return float(self.intent_report["macro avg"]["f1-score"])
 
     @property
@@ -80,9 +81,11 @@ class Result:
 
     @property
     def fallback_rate(self) -> float:
+        """Share of messages that fell back (nlu_fallback) instead of getting an intent."""
         return _share(p.intent == FALLBACK for p in self.predictions)
 
     def entity_f1(self, entity: str) -> float:
+        """F1 of `entity` (0.0 when it never occurs)."""
         return float(self.entity_report.get(entity, {}).get("f1", 0.0))
 
     def by_register(self) -> dict[str, dict[str, float]]:
@@ -110,7 +113,8 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
                           zero_division=0))
 
 
-def by_register(examples: Sequence[Example], predicted: Sequence[str]) -> dict[str, dict[str, float]]:
+def by_register(examples: Sequence[Example],
+                predicted: Sequence[str]) -> dict[str, dict[str, float]]:
     """Accuracy, macro-F1, fallback rate and size of each register of `examples`."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
@@ -174,11 +178,11 @@ def entity_scores(
             fn[e[0]] += 1
     report = {}
     for name in sorted(set(tp) | set(fp) | set(fn)):
-        p = tp[name] / (tp[name] + fp[name]) if tp[name] + fp[name] else 0.0
-        r = tp[name] / (tp[name] + fn[name]) if tp[name] + fn[name] else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        report[name] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                        "support": tp[name] + fn[name]}
+        precision = tp[name] / (tp[name] + fp[name]) if tp[name] + fp[name] else 0.0
+        recall = tp[name] / (tp[name] + fn[name]) if tp[name] + fn[name] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report[name] = {"precision": round(precision, 4), "recall": round(recall, 4),
+                        "f1": round(f1, 4), "support": tp[name] + fn[name]}
     return report
 
 
@@ -289,10 +293,12 @@ class Baseline:
         self.model = LogisticRegression(C=10.0, max_iter=3000)
 
     def fit(self, texts: Sequence[str], intents: Sequence[str]) -> "Baseline":
+        """Fit the character n-gram model on `texts` labelled with `intents`; returns self."""
         self.model.fit(self.vectorizer.fit_transform(texts), intents)
         return self
 
     def predict(self, texts: Sequence[str]) -> list[str]:
+        """The intent the baseline gives each text."""
         return list(self.model.predict(self.vectorizer.transform(texts)))
 
     @classmethod

@@ -12,20 +12,19 @@ import logging
 from typing import Any, Dict, List, Optional, Text, Type
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +46,16 @@ class TextFeatures:
         texts = [m.get(TEXT) for m in messages]
         words = self._words(messages)
         if fit:
-            return hstack([self.chars.fit_transform(texts), self.words.fit_transform(words)]).tocsr()
+            return hstack([self.chars.fit_transform(texts),
+                           self.words.fit_transform(words)]).tocsr()
         return hstack([self.chars.transform(texts), self.words.transform(words)]).tocsr()
 
     def fit_transform(self, messages: List[Message]) -> csr_matrix:
+        """Learn the n-gram vocabularies from `messages` and return their features."""
         return self._matrix(messages, fit=True)
 
     def transform(self, messages: List[Message]) -> csr_matrix:
+        """The features of `messages` over the vocabularies already learnt."""
         return self._matrix(messages, fit=False)
 
 
@@ -77,6 +79,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
 
     @classmethod
     def required_components(cls) -> List[Type]:
+        """A tokenizer must run first (jieba's words are one of the two feature sets)."""
         return [Tokenizer]
 
     @staticmethod
@@ -94,6 +97,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "BlendedIntentClassifier":
+        """An untrained component (Rasa calls this before training)."""
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -109,6 +113,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     def persist(self) -> None:
+        """Write the fitted features and model to the model storage (skops, not pickle)."""
         import skops.io as sio
 
         with self._storage.write_to(self._resource) as model_dir:

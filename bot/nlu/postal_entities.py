@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, cast
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -42,8 +42,11 @@ def build_spacy_pipeline(userdict: Optional[Path] = None) -> Any:
     if userdict is not None and userdict.exists():
         jieba.load_userdict(str(userdict))
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    patterns: list[dict[str, str]] = []
+    from spacy.pipeline import EntityRuler
+
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler",
+                                           config={"phrase_matcher_attr": "LOWER"}))
+    patterns: list[dict[str, Any]] = []
     for form, place in gazetteer.aliases().items():
         patterns.append({"label": "location", "pattern": form, "id": place.name})
     for form, value in lexicon.PRODUCTS.items():
@@ -129,10 +132,12 @@ class PostalEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def required_packages() -> List[Text]:
+        """Packages Rasa checks before it builds the component."""
         return ["spacy", "jieba"]
 
     @property
     def nlp(self) -> Any:
+        """The spaCy pipeline with the postal rules, built on first use."""
         if self._nlp is None:
             self._nlp = build_spacy_pipeline(Path(self._config["userdict"]))
         return self._nlp

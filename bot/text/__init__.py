@@ -1,0 +1,1 @@
+"""Shared Chinese text helpers: tracking numbers, PII masking, normalisation, gazetteer, dates."""

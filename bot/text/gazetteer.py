@@ -63,7 +63,8 @@ class Place:
 
     Attributes:
         name: the official name (景洪市).
-        prefecture: the official name of its prefecture (西双版纳傣族自治州); itself for a prefecture.
+        prefecture: the official name of its prefecture (西双版纳傣族自治州); itself for a
+            prefecture.
         level: "prefecture" or "county".
     """
 

@@ -18,7 +18,9 @@ PARCEL13_PREFIXES = ("96", "98", "99")
 
 # Candidates as customers type them: S10 possibly in lower case and with inner spaces,
 # 13-digit numbers possibly split by spaces or dashes in groups.
-_S10_RE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})\s?(\d{4})\s?(\d{4})\s?(\d)\s?([A-Za-z]{2})(?![A-Za-z0-9])")
+_S10_RE = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{2})\s?(\d{4})\s?(\d{4})\s?(\d)\s?([A-Za-z]{2})(?![A-Za-z0-9])"
+)
 _D13_RE = re.compile(r"(?<![A-Za-z0-9\d])(\d{13})(?!\d)")
 
 
@@ -45,6 +47,7 @@ class TrackingNumber:
 
     @property
     def check_ok(self) -> bool | None:
+        """True when the check digit holds, False when not, None for a scheme without one."""
         if self.kind is Kind.S10:
             return s10_check_digit(self.value[2:10]) == int(self.value[10])
         if self.kind is Kind.EMS13:
@@ -53,6 +56,7 @@ class TrackingNumber:
 
     @property
     def looks_mistyped(self) -> bool:
+        """True when the number has a check digit and it is wrong (ask the customer again)."""
         return self.check_ok is False
 
 

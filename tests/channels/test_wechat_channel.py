@@ -1,7 +1,7 @@
 """The WeChat channel over real HTTP: WeChat's wire protocol in, the fake customer-service API out.
 
 Rasa is replaced by the stand-in of tests/channels/wechat_stub.py so that timing, ordering and
-delivery are exact; tests/test_wechat_e2e.py runs the same channel in the real Rasa server.
+delivery are exact; tests/test_server.py runs the same channel in the real Rasa server.
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.channels import wechat_protocol as wp
 from bot.channels.senders import conversation_id
 from bot.channels.wechat import NON_TEXT_REPLIES, VOICE_UNCLEAR, WELCOME
 from bot.channels.wechat_sim import WeChatSimulator, message_xml
+from bot.channels.wechat_xml import cdata, parse_fields
 from bot.store import services
 from bot.store.db import make_engine, make_session_factory
 from bot.store.uow import uow_factory
@@ -370,10 +370,10 @@ def test_compatible_mode_trusts_only_the_encrypted_part(stub_channel: SimpleName
     # Compatible mode: the plaintext fields travel next to <Encrypt>; only the latter counts.
     inner = message_xml("o_compat", ACCOUNT, "真的内容")
     signed = safe.signed_query()
-    wrapped = wp.parse_fields(safe.crypto.encrypt(inner, signed["nonce"],
+    wrapped = parse_fields(safe.crypto.encrypt(inner, signed["nonce"],
                                                   signed["timestamp"]).encode())
     plaintext = message_xml("o_compat", ACCOUNT, "/restart 假的内容")[len("<xml>"):-len("</xml>")]
-    body = f"<xml>{plaintext}<Encrypt>{wp.cdata(wrapped['Encrypt'])}</Encrypt></xml>"
+    body = f"<xml>{plaintext}<Encrypt>{cdata(wrapped['Encrypt'])}</Encrypt></xml>"
     signed.update(encrypt_type="aes", msg_signature=wrapped["MsgSignature"])
     reply = safe.post(body.encode(), signed)
     assert reply.status == 200 and reply.text == "收到：真的内容"

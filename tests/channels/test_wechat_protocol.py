@@ -1,4 +1,5 @@
-"""WeChat protocol layer: signatures, replay, safe-mode crypto, XML in and out, text helpers.
+"""WeChat protocol modules: signatures, replay, safe-mode crypto, XML in and out, splitting,
+customer text (bot/channels/wechat_*.py and bot/channels/customer_text.py).
 
 The crypto tests use wechatpy itself as the other side of the wire (it is what WeChat's own
 sample code does), so a compatibility break shows up here.
@@ -22,28 +23,14 @@ import pytest
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import check_signature as wechatpy_check_signature
 
-from bot.channels import wechat_protocol as wp
-from bot.channels.wechat_protocol import (
-    MAX_BODY,
-    Crypto,
-    Forbidden,
-    InboundMessage,
-    Malformed,
-    MemoryNonceStore,
-    ProtocolError,
-    RedisNonceStore,
-    ReplayGuard,
-    TooLarge,
-    check_signature,
-    neutralise_command,
-    numbered_choices,
-    parse_xml,
-    pick_choice,
-    sha1_signature,
-    split_for_wechat,
-    text_reply_xml,
-    verify_url,
-)
+from bot.channels import wechat_splitting, wechat_xml
+from bot.channels.customer_text import neutralise_command, numbered_choices, pick_choice
+from bot.channels.wechat_crypto import Crypto
+from bot.channels.wechat_errors import Forbidden, Malformed, ProtocolError, TooLarge
+from bot.channels.wechat_replay import MemoryNonceStore, RedisNonceStore, ReplayGuard
+from bot.channels.wechat_signing import check_signature, sha1_signature, verify_url
+from bot.channels.wechat_splitting import split_for_wechat
+from bot.channels.wechat_xml import MAX_BODY, InboundMessage, parse_xml, text_reply_xml
 
 TOKEN = "postdesk_demo_token"
 APP_ID = "wx1234567890abcdef"
@@ -609,7 +596,7 @@ def _no_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("an XML parser was constructed for a body that should be refused first")
 
-    monkeypatch.setattr(wp.ElementTree, "XMLParser", refuse)
+    monkeypatch.setattr(wechat_xml.ElementTree, "XMLParser", refuse)
 
 
 def test_xxe_is_refused_before_any_parser_sees_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -730,16 +717,16 @@ def event_xml(event: str, key: str = "") -> bytes:
 
 
 def test_each_field_is_bounded() -> None:
-    assert parse_xml(event_xml("VIEW", "x" * wp.MAX_EVENT_KEY_CHARS)).event == "VIEW"
+    assert parse_xml(event_xml("VIEW", "x" * wechat_xml.MAX_EVENT_KEY_CHARS)).event == "VIEW"
     with pytest.raises(Malformed):
-        parse_xml(event_xml("VIEW", "x" * (wp.MAX_EVENT_KEY_CHARS + 1)))
+        parse_xml(event_xml("VIEW", "x" * (wechat_xml.MAX_EVENT_KEY_CHARS + 1)))
     for event in ("", "x" * 65, "CLICK\nINFO forged log line", "<b>"):
         with pytest.raises(Malformed):
             parse_xml(event_xml(event))
     link = "<MsgType><![CDATA[link]]></MsgType><Url><![CDATA[{}]]></Url><MsgId>1</MsgId>"
-    assert parse_xml(wrap(link.format("u" * wp.MAX_FIELD_CHARS))).extra["Url"]
+    assert parse_xml(wrap(link.format("u" * wechat_xml.MAX_FIELD_CHARS))).extra["Url"]
     with pytest.raises(Malformed):
-        parse_xml(wrap(link.format("u" * (wp.MAX_FIELD_CHARS + 1))))
+        parse_xml(wrap(link.format("u" * (wechat_xml.MAX_FIELD_CHARS + 1))))
     # Content is bounded by the body; the channel answers over MAX_TEXT_CHARS itself.
     assert len(parse_xml(text_xml("字" * 5000)).content or "") == 5000
 
@@ -811,8 +798,8 @@ def test_split_never_cuts_inside_a_character_or_an_emoji(unit: str) -> None:
     assert "".join(chunks) == text
     for chunk in chunks:
         assert len(chunk.encode("utf-8")) <= 2048
-        assert not wp._is_extender(chunk[0]) and chunk[0] != "\u200d" and chunk[-1] != "\u200d"
-        regional = [ch for ch in chunk if wp._is_regional(ch)]
+        assert not wechat_splitting._is_extender(chunk[0]) and chunk[0] != "\u200d" and chunk[-1] != "\u200d"
+        regional = [ch for ch in chunk if wechat_splitting._is_regional(ch)]
         assert len(regional) % 2 == 0
 
 

@@ -24,11 +24,11 @@ from typing import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.channels import wechat_protocol as wp
 from bot.channels.limits import SLOW_DOWN_TEXT
-from bot.channels.wechat import TOO_LONG, WeChatOutput
+from bot.channels.wechat import MAX_TEXT_CHARS, TOO_LONG, WeChatOutput
 from bot.channels.wechat_api import WeChatClient
 from bot.channels.wechat_sim import WeChatSimulator, message_xml
+from bot.channels.wechat_xml import MAX_BODY, MAX_EVENT_KEY_CHARS
 from bot.store.db import make_engine, make_session_factory
 from bot.store.desk import ConversationDay
 from bot.store.uow import uow_factory
@@ -234,7 +234,7 @@ def test_voice_recognition_is_cleaned_too(stub_channel: SimpleNamespace) -> None
 
 def test_a_body_over_the_limit_is_refused_without_being_read(channel: SimpleNamespace) -> None:
     safe = WeChatSimulator(channel.webhook, TOKEN, APP_ID, AES_KEY)
-    big = b"<xml>" + b"a" * wp.MAX_BODY + b"</xml>"
+    big = b"<xml>" + b"a" * MAX_BODY + b"</xml>"
     assert safe.post(big, safe.signed_query()).status == 413
 
     # Chunked, so no Content-Length announces the size: the read stops at the limit.
@@ -252,9 +252,9 @@ def test_a_body_over_the_limit_is_refused_without_being_read(channel: SimpleName
 
 def test_overlong_text_and_fields_are_bounded(stub_channel: SimpleNamespace) -> None:
     plain = WeChatSimulator(stub_channel.webhook, TOKEN, APP_ID)
-    assert plain.say("o_long_text", "字" * (wp.MAX_TEXT_CHARS + 1)).text == TOO_LONG
-    assert plain.say("o_long_text", "字" * wp.MAX_TEXT_CHARS).status == 200
+    assert plain.say("o_long_text", "字" * (MAX_TEXT_CHARS + 1)).text == TOO_LONG
+    assert plain.say("o_long_text", "字" * MAX_TEXT_CHARS).status == 200
     key = plain.send_xml(message_xml("o_long_text", ACCOUNT, msg_type="event", Event="CLICK",
-                                     EventKey="K" * (wp.MAX_EVENT_KEY_CHARS + 1)))
+                                     EventKey="K" * (MAX_EVENT_KEY_CHARS + 1)))
     assert (key.status, key.body) == (200, "success")
-    assert turns(stub_channel, "wechat:o_long_text") == ["字" * wp.MAX_TEXT_CHARS]
+    assert turns(stub_channel, "wechat:o_long_text") == ["字" * MAX_TEXT_CHARS]
