@@ -1,0 +1,1 @@
+"""The rasa_sdk actions, one module per topic; the action server imports them all."""

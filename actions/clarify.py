@@ -83,10 +83,12 @@ class ActionClarify(Action):
     """Asks which of the two likeliest requests the customer meant, or to rephrase."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_clarify"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """Offer the two likeliest requests as buttons and keep the message; else ask again."""
         latest = tracker.latest_message
         options = choices(latest)
         if len(options) < 2:

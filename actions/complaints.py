@@ -4,13 +4,15 @@ The form (``complaint_form``) collects the mail number, a contact phone and a sh
 description, reads them back (phone masked) and asks for confirmation; ``action_open_complaint``
 then opens the work order, or links the complaint to the open one for the same mail and
 category, and tells the customer its number and deadline.
+
+The store is reached through the blocking functions below, which the actions run with
+`actions.deps.off_loop` so that the action server's event loop is never held up.
 """
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -21,10 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import deps
 from actions.clarify import MAX_CUSTOMER_TEXT, customer_text
 from actions.handover import queue_for_agent
+from bot.store import services
 from bot.store import workorders as wo
 from bot.store.status import Category, Channel, Priority
 from bot.text import phones, tracking
+from bot.text.dates import customer_moment
 from bot.text.masking import mask_phone, mask_text
+from bot.workorders import followup as followups
+from bot.workorders.drafts import compensation_for
+from bot.workorders.responsibility import MailFacts
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +66,8 @@ COMPLAINT_SLOTS = ("complaint_mail", "contact_phone", "complaint_description",
 BOT_CHANNEL = Channel.WECHAT
 
 
-def when(moment: datetime) -> str:
-    """A deadline as customers read it: '11月27日 10:00'."""
-    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
-
-
 def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
+    """The first value of entity `name` in the customer's latest message, if any."""
     values = [e.get("value") for e in tracker.latest_message.get("entities", [])
               if e.get("entity") == name and e.get("value")]
     return str(values[0]) if values else None
@@ -118,6 +121,7 @@ class ValidateComplaintForm(FormValidationAction):
     """Fills and checks the complaint form's slots from what the customer wrote."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "validate_complaint_form"
 
     async def extract_complaint_mail(
@@ -158,18 +162,20 @@ class ValidateComplaintForm(FormValidationAction):
     async def extract_contact_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        """A phone number in this message (entity, or digits typed when asked for one)."""
         return extract_contact_phone(tracker)
 
     async def validate_contact_phone(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """A mainland mobile or landline, as digits; anything else is asked again."""
         return validate_contact_phone(slot_value, dispatcher)
 
     async def extract_complaint_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """The customer's own words: asked for, or the complaint message itself if it says enough."""
+        """The customer's own words: asked for, or the complaint message if it says enough."""
         if tracker.get_slot("complaint_description"):
             return {}
         text = customer_text(tracker)
@@ -185,6 +191,7 @@ class ValidateComplaintForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """The description, trimmed and cut to 1000 characters; empty asks again."""
         text = str(slot_value or "").strip()
         return {"complaint_description": text[:MAX_CUSTOMER_TEXT] or None}
 
@@ -192,6 +199,7 @@ class ValidateComplaintForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """Yes or no, as a boolean (the open action checks for ``True``)."""
         return {"complaint_confirmed": bool(slot_value)}
 
 
@@ -216,10 +224,12 @@ class ActionAskComplaintConfirmed(Action):
     """Reads the complaint back (phone masked) and asks whether to submit it."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_ask_complaint_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """Read back category, mail, masked phone and description, and ask to submit."""
         category = Category(tracker.get_slot("complaint_category") or Category.OTHER.value)
         mail = tracker.get_slot("complaint_mail")
         dispatcher.utter_message(
@@ -240,10 +250,12 @@ class ActionOpenComplaint(Action):
     """Opens the confirmed complaint as a work order and tells its number and deadline."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_open_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """Open or link the order when confirmed, then clear the form's slots either way."""
         if tracker.get_slot("complaint_confirmed") is not True:
             dispatcher.utter_message(response="utter_complaint_cancelled")
             return _reset()
@@ -257,8 +269,7 @@ class ActionOpenComplaint(Action):
             sender_id=tracker.sender_id,
         )
         try:
-            opened = wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), request,
-                                        deps.now())
+            opened = await deps.off_loop(open_work_order, request)
         except SQLAlchemyError:
             logger.exception("complaint not recorded for %s (mail %s)",
                              mask_text(tracker.sender_id), request.mail_number)
@@ -270,7 +281,8 @@ class ActionOpenComplaint(Action):
                     order.mail_number)
         dispatcher.utter_message(
             response="utter_complaint_opened" if opened.created else "utter_complaint_linked",
-            number=order.number, category=order.category.label, deadline=when(order.deadline),
+            number=order.number, category=order.category.label,
+            deadline=customer_moment(order.deadline),
         )
         return _reset() + [SlotSet("last_work_order", order.number)]
 
@@ -284,16 +296,17 @@ class ActionDraftFollowup(Action):
     """
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_draft_followup"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """Set ``followup_draft`` for the latest work order; nothing when there is none."""
         number = tracker.get_slot("last_work_order")
         if not number:
             return []
         try:
-            followup = wo.draft_for_order(deps.uow_factory(), deps.deadline_rules(), number,
-                                          deps.now())
+            followup = await deps.off_loop(draft_followup, number)
         except (SQLAlchemyError, wo.WorkOrderNotFound):
             logger.exception("no drafts for work order %s", number)
             return []
@@ -308,7 +321,8 @@ class ActionDraftFollowup(Action):
 
 def _customer_keys(tracker: Tracker) -> Dict[str, Optional[str]]:
     return {
-        "mail_number": latest_entity(tracker, "tracking_number") or tracker.get_slot("progress_key_mail"),
+        "mail_number": (latest_entity(tracker, "tracking_number")
+                        or tracker.get_slot("progress_key_mail")),
         "phone": phones.normalise(latest_entity(tracker, "phone_number") or "") or
         tracker.get_slot("progress_key_phone"),
         "sender_id": tracker.sender_id,
@@ -319,16 +333,17 @@ class ValidateProgressForm(FormValidationAction):
     """Asks for a mail number or phone only when the conversation has no work order yet."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "validate_progress_form"
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
+        """None when the message or the conversation already identifies the customer's orders."""
         keys = _customer_keys(tracker)
         if keys["mail_number"] or keys["phone"]:
             return []
         try:
-            known = wo.find_work_orders(deps.uow_factory(), deps.deadline_rules(), deps.now(),
-                                        sender_id=tracker.sender_id)
+            known = await deps.off_loop(find_work_orders, sender_id=tracker.sender_id)
         except SQLAlchemyError:
             logger.exception("work orders of %s not readable", mask_text(tracker.sender_id))
             return []
@@ -336,6 +351,7 @@ class ValidateProgressForm(FormValidationAction):
 
     async def extract_progress_key(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> Dict[Text, Any]:
+        """A mail number or a phone from the answer to the form's question."""
         if tracker.get_slot("requested_slot") != "progress_key":
             return {}
         number = latest_entity(tracker, "tracking_number")
@@ -351,22 +367,16 @@ class ActionComplaintProgress(Action):
     """Tells the customer where their work orders stand; an overdue one is hurried along."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_complaint_progress"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """List up to five of the customer's orders and clear the progress form's slots."""
         reset = [SlotSet("progress_key", None), SlotSet("progress_key_mail", None),
                  SlotSet("progress_key_phone", None)]
-        keys = _customer_keys(tracker)
-        uows, rules, now = deps.uow_factory(), deps.deadline_rules(), deps.now()
         try:
-            orders = wo.find_work_orders(uows, rules, now, **keys)
-            lines = []
-            for order in orders[:5]:
-                if order.overdue:
-                    wo.raise_priority(uows, rules, order.number, now, "bot", Priority.HIGH,
-                                      "客户查询进度时工单已超时")
-                lines.append(progress_line(order))
+            orders = await deps.off_loop(hurry_overdue, **_customer_keys(tracker))
         except SQLAlchemyError:
             logger.exception("progress lookup failed for %s", mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_workorder_failed")
@@ -374,7 +384,8 @@ class ActionComplaintProgress(Action):
         if not orders:
             dispatcher.utter_message(response="utter_progress_none")
             return reset
-        dispatcher.utter_message(response="utter_progress", orders="\n".join(lines))
+        dispatcher.utter_message(response="utter_progress",
+                                 orders="\n".join(progress_line(o) for o in orders[:5]))
         return reset
 
 
@@ -388,25 +399,22 @@ def progress_line(order: wo.WorkOrderView) -> str:
         return head + "，已答复，如有疑问可以直接回复我"
     if order.overdue:
         return head + "，已超过答复时限，已为您加急催办"
-    return head + f"，将在 {when(order.deadline)} 前答复您"
+    return head + f"，将在 {customer_moment(order.deadline)} 前答复您"
 
 
 class ActionEscalateComplaint(Action):
     """Raises the customer's open work orders to urgent and queues them for a supervisor."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_escalate_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        keys = _customer_keys(tracker)
+        """Raise the open orders, queue the customer, and say which orders were raised."""
         text = customer_text(tracker)
-        uows, rules, now = deps.uow_factory(), deps.deadline_rules(), deps.now()
         try:
-            raised = [wo.raise_priority(uows, rules, o.number, now, "bot", Priority.URGENT,
-                                        f"客户要求升级：{text}")
-                      for o in wo.find_work_orders(uows, rules, now, **keys) if o.is_open]
-            ticket = queue_for_agent(tracker, "escalate_complaint", text)
+            raised, ticket = await deps.off_loop(escalate, tracker, _customer_keys(tracker), text)
         except SQLAlchemyError:
             logger.exception("escalation failed for %s", mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_handover_failed")
@@ -426,18 +434,18 @@ class ActionExplainCompensation(Action):
     """Explains the compensation rule that applies to the customer's mail, and offers a claim."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_explain_compensation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        from bot.workorders.drafts import compensation_for
-
+        """The rule for a known mail (kept in ``claim_mail``), else the general answer."""
         number = (latest_entity(tracker, "tracking_number") or tracker.get_slot("tracking_number")
                   or tracker.get_slot("last_tracking_number"))
         facts = None
         if number:
             try:
-                facts = wo.mail_facts(deps.uow_factory(), number)
+                facts = await deps.off_loop(mail_facts, number)
             except SQLAlchemyError:
                 logger.exception("mail %s not readable for compensation", number)
         if facts is None:
@@ -453,10 +461,12 @@ class ActionOpenClaim(Action):
     """The customer accepted the claim offer: open (or link) a work order for it."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_open_claim"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        """Open or link the claim's order, tell its number and deadline, end the turn."""
         mail = tracker.get_slot("claim_mail")
         request = wo.NewWorkOrder(
             channel=BOT_CHANNEL, category=Category.LOST if mail else Category.OTHER,
@@ -467,19 +477,66 @@ class ActionOpenClaim(Action):
         )
         done: List[EventType] = [SlotSet("claim_mail", None), FollowupAction("action_listen")]
         try:
-            existing = [o for o in wo.find_work_orders(
-                deps.uow_factory(), deps.deadline_rules(), deps.now(), mail_number=mail)
-                if o.is_open] if mail else []
-            if existing:
-                request = wo.NewWorkOrder(**{**request.__dict__,
-                                             "category": existing[0].category})
-            opened = wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), request,
-                                        deps.now())
+            opened = await deps.off_loop(open_claim, request)
         except SQLAlchemyError:
             logger.exception("claim not recorded for %s", mask_text(tracker.sender_id))
             dispatcher.utter_message(response="utter_workorder_failed")
             return done
         dispatcher.utter_message(response="utter_claim_opened", number=opened.order.number,
-                                 deadline=when(opened.order.deadline))
+                                 deadline=customer_moment(opened.order.deadline))
         return done + [SlotSet("last_work_order", opened.order.number)]
+
+
+# --- the store, blocking: the actions run these through deps.off_loop -----------------------
+
+
+def open_work_order(request: wo.NewWorkOrder) -> wo.Opened:
+    """Open the request as a work order, or link it to the open one for its mail and category."""
+    return wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), request, deps.now())
+
+
+def find_work_orders(**keys: Optional[str]) -> List[wo.WorkOrderView]:
+    """The work orders of a customer, by mail number, phone or sender id (any that is given)."""
+    return wo.find_work_orders(deps.uow_factory(), deps.deadline_rules(), deps.now(), **keys)
+
+
+def draft_followup(number: str) -> followups.OrderFollowup:
+    """The agents' drafts (feedback, callback script, responsibility note) for an order."""
+    return followups.draft_for_order(deps.uow_factory(), deps.deadline_rules(), number,
+                                     deps.now())
+
+
+def mail_facts(number: str) -> Optional[MailFacts]:
+    """What the store knows of a mail for the compensation rules; None when it is unknown."""
+    return followups.mail_facts(deps.uow_factory(), number)
+
+
+def hurry_overdue(**keys: Optional[str]) -> List[wo.WorkOrderView]:
+    """The customer's work orders; the overdue ones among the first five are raised to high."""
+    uows, rules, now = deps.uow_factory(), deps.deadline_rules(), deps.now()
+    orders = wo.find_work_orders(uows, rules, now, **keys)
+    for order in orders[:5]:
+        if order.overdue:
+            wo.raise_priority(uows, rules, order.number, now, "bot", Priority.HIGH,
+                              "客户查询进度时工单已超时")
+    return orders
+
+
+def escalate(tracker: Tracker, keys: Dict[str, Optional[str]],
+             text: str) -> Tuple[List[wo.WorkOrderView], services.HandoverTicket]:
+    """Raise the customer's open work orders to urgent and queue them for a supervisor."""
+    uows, rules, now = deps.uow_factory(), deps.deadline_rules(), deps.now()
+    raised = [wo.raise_priority(uows, rules, o.number, now, "bot", Priority.URGENT,
+                                f"客户要求升级：{text}")
+              for o in wo.find_work_orders(uows, rules, now, **keys) if o.is_open]
+    return raised, queue_for_agent(tracker, "escalate_complaint", text)
+
+
+def open_claim(request: wo.NewWorkOrder) -> wo.Opened:
+    """Open a compensation claim; with an open order for its mail, in that order's category."""
+    if request.mail_number:
+        existing = [o for o in find_work_orders(mail_number=request.mail_number) if o.is_open]
+        if existing:
+            request = wo.NewWorkOrder(**{**request.__dict__, "category": existing[0].category})
+    return open_work_order(request)
 

@@ -35,6 +35,8 @@ def handover_reason(intent: str | None) -> str:
 def queue_for_agent(tracker: Tracker, reason: str, last_message: str) -> services.HandoverTicket:
     """Record that this conversation waits for an agent (once per waiting customer).
 
+    Blocking: the actions run it through `actions.deps.off_loop`.
+
     Raises:
         SQLAlchemyError: when the store cannot be reached; the caller tells the customer.
     """
@@ -53,16 +55,18 @@ class ActionRequestHuman(Action):
     """Queues the conversation for an agent; asking twice does not queue it twice."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_request_human"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """Queue the customer and tell them their ticket and place; say so if the store fails."""
         # nlu_fallback itself, not the guess behind it: a second miss is a fallback hand-over.
         intent = tracker.get_intent_of_latest_message(skip_fallback_intent=False)
         text = tracker.latest_message.get("text") or ""
         try:
-            ticket = queue_for_agent(tracker, handover_reason(intent), text)
+            ticket = await deps.off_loop(queue_for_agent, tracker, handover_reason(intent), text)
         except SQLAlchemyError:
             logger.exception("handover not recorded for %s: %s",
                              mask_text(tracker.sender_id), mask_text(text))

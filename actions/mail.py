@@ -1,8 +1,11 @@
-"""Mail query: the form that asks for and checks the number, the lookup, and the chase."""
+"""Mail query: the form that asks for and checks the number, the lookup, and the chase.
+
+The store is reached in worker threads (`actions.deps.off_loop`), never on the event loop.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -11,12 +14,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import deps
-from actions.complaints import BOT_CHANNEL, when
+from actions.complaints import BOT_CHANNEL, open_work_order
 from actions.handover import queue_for_agent
 from bot.store import services
 from bot.store import workorders as wo
 from bot.store.status import Category
 from bot.text import tracking
+from bot.text.dates import customer_day, customer_moment
 from bot.text.masking import mask_text
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,7 @@ class ValidateMailQueryForm(FormValidationAction):
     """Checks the tracking number: format first, then the check digit (two re-asks at most)."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "validate_mail_query_form"
 
     async def validate_tracking_number(
@@ -52,11 +57,12 @@ class ValidateMailQueryForm(FormValidationAction):
                     response="utter_tracking_mistyped", tracking_number=number.value
                 )
                 return {"tracking_number": None, "tracking_attempts": float(attempts)}
-            dispatcher.utter_message(response="utter_tracking_gave_up", tracking_number=number.value)
+            dispatcher.utter_message(response="utter_tracking_gave_up",
+                                     tracking_number=number.value)
         return {"tracking_number": number.value, "tracking_attempts": 0.0}
 
 
-def format_events(events: List[services.EventView]) -> str:
+def format_events(events: Sequence[services.EventView]) -> str:
     """The newest events, one line each: '11-25 14:20 【place】description'."""
     return "\n".join(
         f"· {e.occurred_at:%m-%d %H:%M} {e.description}" for e in events
@@ -77,20 +83,20 @@ class ActionQueryMail(Action):
     """Looks the number up in the mail store and answers with its status and last events."""
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_query_mail"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """Answer with the mail's state; remember the number and whether a chase is offered."""
         number = tracker.get_slot("tracking_number")
         reset = [SlotSet("tracking_number", None), SlotSet("tracking_attempts", 0.0)]
         if not number:
             dispatcher.utter_message(response="utter_ask_tracking_number")
             return reset
         try:
-            status = services.lookup_mail(
-                deps.uow_factory(), number, deps.now(), stuck_hours=deps.stuck_hours()
-            )
+            status = await deps.off_loop(lookup_mail, number)
         except SQLAlchemyError:
             logger.exception("mail lookup failed for %s", number)
             dispatcher.utter_message(response="utter_mail_lookup_failed", tracking_number=number)
@@ -123,7 +129,7 @@ class ActionQueryMail(Action):
         if status.status_code == "DELIVERED":
             dispatcher.utter_message(
                 response="utter_mail_delivered", number=status.number,
-                when=f"{last.occurred_at:%m月%d日 %H:%M}" if last else "",
+                when=customer_moment(last.occurred_at) if last else "",
                 signer=status.signed_by_masked or "本人", events=events,
             )
             return "problem" if reason == "not_received" else "normal"
@@ -142,7 +148,7 @@ class ActionQueryMail(Action):
         if status.is_overdue:
             dispatcher.utter_message(
                 response="utter_mail_overdue", number=status.number,
-                promised=f"{status.promised_by:%m月%d日}" if status.promised_by else "",
+                promised=customer_day(status.promised_by) if status.promised_by else "",
                 status=status.status_label, events=events,
             )
             return "problem"
@@ -172,11 +178,13 @@ class ActionChaseMail(Action):
     """
 
     def name(self) -> Text:
+        """The name domain.yml and the rules use."""
         return "action_chase_mail"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """Open the chase order, or queue an unknown number for a person, then end the turn."""
         state = tracker.get_slot("mail_state")
         number = tracker.get_slot("last_tracking_number") or ""
         if state not in ("problem", "unknown"):
@@ -187,8 +195,11 @@ class ActionChaseMail(Action):
         text = tracker.latest_message.get("text") or ""
         try:
             if state == "problem":
-                return self._chase(dispatcher, tracker, number, text)
-            ticket = queue_for_agent(tracker, "request_human", text)
+                signed_not_received = query_reason(tracker) == "not_received"
+                opened = await deps.off_loop(
+                    open_work_order, chase_request(tracker, number, text, signed_not_received))
+                return self._chased(dispatcher, number, opened)
+            ticket = await deps.off_loop(queue_for_agent, tracker, "request_human", text)
         except SQLAlchemyError:
             logger.exception("follow-up for %s not recorded (sender %s)", number,
                              mask_text(tracker.sender_id))
@@ -200,21 +211,31 @@ class ActionChaseMail(Action):
         return done()
 
     @staticmethod
-    def _chase(dispatcher: CollectingDispatcher, tracker: Tracker, number: str,
-               text: str) -> List[EventType]:
-        """Open (or add to) the mail's chase work order: a delay, or a false 'delivered'."""
-        signed_not_received = query_reason(tracker) == "not_received"
-        opened = wo.open_work_order(deps.uow_factory(), deps.deadline_rules(), wo.NewWorkOrder(
-            channel=BOT_CHANNEL,
-            category=Category.DELIVERY_SERVICE if signed_not_received else Category.DELAY,
-            description=("客户称显示签收但未收到，要求核实" if signed_not_received
-                         else "客户催查：邮件停滞或超时未到") + (f"（{text}）" if text else ""),
-            mail_number=number, sender_id=tracker.sender_id,
-        ), deps.now())
+    def _chased(dispatcher: CollectingDispatcher, number: str,
+                opened: wo.Opened) -> List[EventType]:
+        """Tell the customer the chase order's number and deadline (new, or the one open)."""
         order = opened.order
         dispatcher.utter_message(
             response="utter_chase_recorded" if opened.created else "utter_chase_already",
             tracking_number=number, order=order.number,
-            deadline=when(order.deadline),
+            deadline=customer_moment(order.deadline),
         )
         return done() + [SlotSet("last_work_order", order.number)]
+
+
+def chase_request(tracker: Tracker, number: str, text: str,
+                  signed_not_received: bool) -> wo.NewWorkOrder:
+    """The mail's chase work order: a delay, or a false 'delivered' (signed, not received)."""
+    return wo.NewWorkOrder(
+        channel=BOT_CHANNEL,
+        category=Category.DELIVERY_SERVICE if signed_not_received else Category.DELAY,
+        description=("客户称显示签收但未收到，要求核实" if signed_not_received
+                     else "客户催查：邮件停滞或超时未到") + (f"（{text}）" if text else ""),
+        mail_number=number, sender_id=tracker.sender_id,
+    )
+
+
+def lookup_mail(number: str) -> Optional[services.MailStatus]:
+    """The mail's status from the store, None when unknown (blocking: run it off the loop)."""
+    return services.lookup_mail(deps.uow_factory(), number, deps.now(),
+                                stuck_hours=deps.stuck_hours())

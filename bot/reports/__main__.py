@@ -3,13 +3,13 @@
 ``python -m bot.reports daily [--date YYYY-MM-DD] [--send] [--database-url URL]``
     print the daily WeChat-group report (today by default); ``--send`` also posts it to the
     WeCom group robot of ``WECOM_ROBOT_WEBHOOK``.
-``python -m bot.reports monthly [--month YYYY-MM] [--xlsx FILE] [--charts DIR] [--database-url URL]``
+``python -m bot.reports monthly [--month YYYY-MM] [--xlsx FILE] [--charts DIR]
+[--database-url URL]``
     print the monthly KPIs (this month so far by default), optionally write the workbook and
     the PNG charts.
-``python -m bot.reports seed-year --database-url URL [--end YYYY-MM-DD] [--work-orders N] ...``
-    write a year of realistic data for benchmarks (refuses a store that already has it).
-``python -m bot.reports bench [--pg-url URL] ...``
-    seed the year on SQLite and PostgreSQL and time the daily and monthly reports.
+
+The year of data for benchmarks and the reports' benchmark are in `bot.bench`
+(``python -m bot.bench.bigseed``, ``python -m bot.bench.reports``).
 
 Exit status: 0 done; 1 the report was made but could not be sent; 2 bad arguments, an
 unusable database or missing font.
@@ -19,12 +19,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bot.config import load_settings, local_now
 from bot.reports.periods import Month
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from bot.store.uow import UowFactory
 
 EXIT_OK, EXIT_NOT_SENT, EXIT_FAILED = 0, 1, 2
 
@@ -59,13 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument("--database-url", default=None,
-                          help="e.g. sqlite:///var/postdesk.db (default: DATABASE_URL of the settings)")
+                          help="e.g. sqlite:///var/postdesk.db "
+                               "(default: DATABASE_URL of the settings)")
     database.add_argument("--now", type=_moment, default=None,
                           help="the report time, ISO 8601 Beijing time (default: now)")
 
     daily = commands.add_parser("daily", parents=[database],
                                 help="print (and send) the daily WeChat-group report")
-    daily.add_argument("--date", type=_date, default=None, help="the day, YYYY-MM-DD (default: today)")
+    daily.add_argument("--date", type=_date, default=None,
+                       help="the day, YYYY-MM-DD (default: today)")
     daily.add_argument("--send", action="store_true",
                        help="post it to the WeCom group robot of WECOM_ROBOT_WEBHOOK")
 
@@ -77,32 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--charts", type=Path, default=None,
                          help="write the PNG charts into this directory")
 
-    seed = commands.add_parser("seed-year", help="write a year of realistic data (benchmarks)")
-    seed.add_argument("--database-url", required=True)
-    seed.add_argument("--end", type=_date, default=None,
-                      help="the last day of the data (default: yesterday)")
-    seed.add_argument("--work-orders", type=int, default=100_000)
-    seed.add_argument("--tracking-events", type=int, default=1_000_000)
-    seed.add_argument("--days", type=int, default=365)
-    seed.add_argument("--seed", type=int, default=2025, help="random seed (same seed, same data)")
-
-    bench = commands.add_parser("bench", help="time the reports on a year of data, "
-                                              "on SQLite and PostgreSQL")
-    bench.add_argument("--pg-url", default=None,
-                       help="a scratch PostgreSQL database (its PostDesk tables are dropped; default "
-                            "POSTDESK_TEST_PG_URL, else "
-                            "a throwaway server from the Debian package)")
-    bench.add_argument("--sqlite-path", type=Path, default=None,
-                       help="the SQLite file to seed (default: a temporary file)")
-    bench.add_argument("--work-orders", type=int, default=100_000)
-    bench.add_argument("--tracking-events", type=int, default=1_000_000)
-    bench.add_argument("--runs", type=int, default=3, help="timed runs of each report")
-    bench.add_argument("--skip-sqlite", action="store_true")
-    bench.add_argument("--skip-postgresql", action="store_true")
     return parser
 
 
-def _open(url: str | None):  # type: ignore[no-untyped-def]
+def _open(url: str | None) -> tuple[Engine, UowFactory]:
     from bot.store.db import create_schema, make_engine, make_session_factory
     from bot.store.uow import uow_factory
 
@@ -112,6 +97,7 @@ def _open(url: str | None):  # type: ignore[no-untyped-def]
 
 
 def run_daily(args: argparse.Namespace) -> int:
+    """Print the daily report; with ``--send`` also post it to the WeCom group robot."""
     from bot.reports.daily import DailyThresholds, daily_text
     from bot.reports.wecom import WeComError, WeComRobot, mask_webhook, webhook_from_env
 
@@ -136,11 +122,13 @@ def run_daily(args: argparse.Namespace) -> int:
     except WeComError as exc:
         print(f"发送失败（已发出 {exc.sent}/{exc.total} 条）：{exc}", file=sys.stderr)
         return EXIT_NOT_SENT
-    print(f"已发送到企业微信群（{mask_webhook(webhook)}）：{result.messages} 条消息", file=sys.stderr)
+    print(f"已发送到企业微信群（{mask_webhook(webhook)}）：{result.messages} 条消息",
+          file=sys.stderr)
     return EXIT_OK
 
 
 def run_monthly(args: argparse.Namespace) -> int:
+    """Print the monthly KPIs; write the workbook and the charts when asked to."""
     from bot.reports.charts import ChartFontError, write_charts
     from bot.reports.monthly import build_monthly, format_monthly
     from bot.reports.xlsx import write_workbook
@@ -167,31 +155,6 @@ def run_monthly(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_seed_year(args: argparse.Namespace) -> int:
-    from sqlalchemy import func, select
-
-    from bot.reports.bigseed import YearSize, seed_year
-    from bot.store.models import MailItem
-
-    end_day = args.end or local_now().date() - timedelta(days=1)
-    end = datetime.combine(end_day, time(23, 59))
-    engine, _ = _open(args.database_url)
-    try:
-        with engine.connect() as connection:
-            seeded = connection.execute(select(func.count(MailItem.id))
-                                        .where(MailItem.number.like("EY%"))).scalar_one()
-        if seeded:
-            print("这个数据库里已经有一年的演示数据（EY 开头的邮件），不再重复写入。", file=sys.stderr)
-            return EXIT_FAILED
-        counts = seed_year(engine, end, YearSize(args.work_orders, args.tracking_events, args.days),
-                           seed=args.seed, progress=print)
-    finally:
-        engine.dispose()
-    print("\n".join(counts.lines()))
-    print(f"{counts.seconds:.1f} s")
-    return EXIT_OK
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -200,13 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "daily":
             return run_daily(args)
-        if args.command == "monthly":
-            return run_monthly(args)
-        if args.command == "seed-year":
-            return run_seed_year(args)
-        from bot.reports.bench import run_bench
-
-        return run_bench(args)
+        return run_monthly(args)
     except (ArgumentError, SQLAlchemyError) as exc:
         print(f"数据库不可用：{type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILED

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from bot.reports.monthly import MonthlyReport, OrderCounts
 from bot.reports.periods import percent
-from bot.store.status import Category, Channel
+from bot.store.status import Category, Channel, label_of
 
 PREFERRED_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC",
                    "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
@@ -106,12 +106,6 @@ def _empty(ax: Any) -> None:
     ax.set_axis_off()
 
 
-def _label(enum: Any, value: str) -> str:
-    try:
-        return enum(value).label
-    except ValueError:
-        return value
-
 
 def _counts_chart(ax: Any, items: list[tuple[str, OrderCounts]], colors: Any = GREEN) -> None:
     if not any(c.received for _, c in items):
@@ -127,11 +121,11 @@ def _counts_chart(ax: Any, items: list[tuple[str, OrderCounts]], colors: Any = G
 
 def _draw(report: MonthlyReport, name: str, figure: Any, ax: Any) -> None:
     if name == "channels":
-        _counts_chart(ax, [(_label(Channel, k), v) for k, v in report.by_channel.items()])
+        _counts_chart(ax, [(label_of(Channel, k), v) for k, v in report.by_channel.items()])
     elif name == "categories":
-        _counts_chart(ax, [(_label(Category, k), v) for k, v in report.by_category.items()])
+        _counts_chart(ax, [(label_of(Category, k), v) for k, v in report.by_category.items()])
     elif name == "counties":
-        palette = {}
+        palette: dict[str, str] = {}
         colors = []
         for (prefecture, _), _v in report.by_county.items():
             palette.setdefault(prefecture, ["#006c3b", "#2e8b57", "#c08a00", "#3a6ea5",
@@ -139,7 +133,7 @@ def _draw(report: MonthlyReport, name: str, figure: Any, ax: Any) -> None:
             colors.append(palette[prefecture])
         _counts_chart(ax, [(county, v) for (_, county), v in report.by_county.items()], colors)
     elif name == "timeliness":
-        items = [(_label(Channel, k), v.timeliness) for k, v in report.by_channel.items()
+        items = [(label_of(Channel, k), v.timeliness) for k, v in report.by_channel.items()
                  if v.due]
         if not items:
             _empty(ax)

@@ -34,17 +34,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import and_, case, distinct, exists, func, or_, select, union, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.reports.monthly import county_key, county_sort_key
-from bot.store.models import MailItem, PickupOrder, PickupReminder, TrackingEvent, WorkOrder
-from bot.store.models import as_store_time
+from bot.store.models import (
+    MailItem,
+    PickupOrder,
+    PickupReminder,
+    TrackingEvent,
+    WorkOrder,
+    as_store_time,
+)
 from bot.store.services import STUCK_HOURS
-from bot.store.status import Category, Channel, PickupStatus, StatusCode
+from bot.store.status import Category, Channel, PickupStatus, StatusCode, label_of
 from bot.store.uow import UowFactory
 from bot.text.masking import mask_address, mask_phone, mask_text
 
@@ -104,6 +110,7 @@ class UnitWarnings:
 
     @property
     def total(self) -> int:
+        """The unit's counts summed over the exception types."""
         return sum(self.counts.values())
 
 
@@ -160,6 +167,7 @@ class DailyReport:
 
     @property
     def overdue_total(self) -> int:
+        """Overdue work orders over all channels."""
         return sum(self.overdue_by_channel.values())
 
 
@@ -374,12 +382,6 @@ def build_daily(uows: UowFactory, day: date, now: datetime,
 # --- text --------------------------------------------------------------------------------------
 
 
-def _label(enum: Callable[[str], Any], value: str) -> str:
-    try:
-        return enum(value).label
-    except ValueError:
-        return value
-
 
 def _types(counts: dict[str, int]) -> str:
     return "、".join(f"{label} {counts[key]}" for key, label in EXCEPTIONS if counts.get(key))
@@ -440,12 +442,13 @@ def format_daily(report: DailyReport) -> str:
 
     lines.append(f"四、超时工单（按渠道）：共 {report.overdue_total} 件")
     if report.overdue_by_channel:
-        lines.append("；".join(f"{_label(Channel, ch)} {n} 件"
+        lines.append("；".join(f"{label_of(Channel, ch)} {n} 件"
                               for ch, n in report.overdue_by_channel.items()))
         lines.append("超时最久：")
         for o in report.overdue_orders:
             county = o.county or "未填区县"
-            lines.append(f"{o.number} {_label(Channel, o.channel)}·{_label(Category, o.category)}"
+            lines.append(f"{o.number} {label_of(Channel, o.channel)}"
+                         f"·{label_of(Category, o.category)}"
                          f"·{county} 已超时 {overdue_for(o.deadline, report.as_of)}")
     else:
         lines.append("无")

@@ -58,7 +58,7 @@ from bot.store.models import (
     WorkOrderEvent,
     as_store_time,
 )
-from bot.store.status import Category, Channel, WorkOrderStatus
+from bot.store.status import Category, Channel, WorkOrderStatus, label_of
 from bot.store.uow import UowFactory
 from bot.text import gazetteer
 
@@ -105,6 +105,7 @@ class Kpi:
 
     @property
     def is_rate(self) -> bool:
+        """True for a ratio (shown as a percentage), False for a plain count."""
         return self.denominator is not None
 
     @property
@@ -132,31 +133,38 @@ class OrderCounts:
     repeat: int = 0
 
     def add(self, other: OrderCounts) -> None:
+        """Add `other`'s counts to these, field by field (for totals)."""
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def timeliness(self) -> float | None:
+        """及时率: answered within the deadline ÷ due (None when nothing was due)."""
         return ratio(self.timely, self.due)
 
     @property
     def closure(self) -> float | None:
+        """结案率: closed ÷ received."""
         return ratio(self.closed, self.received)
 
     @property
     def callback_rate(self) -> float | None:
+        """回访率: closed orders with a callback result ÷ closed orders."""
         return ratio(self.closed_called_back, self.closed)
 
     @property
     def satisfaction(self) -> float | None:
+        """满意率: satisfied callbacks ÷ callbacks with a result."""
         return ratio(self.satisfied, self.callbacks)
 
     @property
     def repeat_rate(self) -> float | None:
+        """重复投诉率: repeat orders ÷ received."""
         return ratio(self.repeat, self.received)
 
     @property
     def first_contact_rate(self) -> float | None:
+        """一次解决率: closed at the first contact, never reopened ÷ received."""
         return ratio(self.first_contact, self.received)
 
 
@@ -173,14 +181,17 @@ class AgentAdoption:
 
     @property
     def shown(self) -> int:
+        """Suggestions agents decided on (accepted, edited or rejected)."""
         return self.accepted + self.edited + self.rejected
 
     @property
     def adopted(self) -> int:
+        """Suggestions sent, as they were or edited."""
         return self.accepted + self.edited
 
     @property
     def adoption(self) -> float | None:
+        """Adoption rate: adopted ÷ shown."""
         return ratio(self.adopted, self.shown)
 
 
@@ -461,12 +472,6 @@ def _measures(counts: OrderCounts, total: int) -> tuple[Any, ...]:
             counts.closure, counts.callback_rate, counts.satisfaction, counts.repeat_rate)
 
 
-def _label(enum: Any, value: str) -> str:
-    try:
-        return enum(value).label
-    except ValueError:
-        return value
-
 
 def overview_table(report: MonthlyReport) -> Table:
     """The KPIs with numerator, denominator and definition."""
@@ -481,7 +486,7 @@ def overview_table(report: MonthlyReport) -> Table:
 def channel_table(report: MonthlyReport) -> Table:
     """Work orders by channel (every channel, in the order of `Channel`)."""
     total = report.total.received
-    rows = [(_label(Channel, k), *_measures(v, total)) for k, v in report.by_channel.items()]
+    rows = [(label_of(Channel, k), *_measures(v, total)) for k, v in report.by_channel.items()]
     rows.append(("合计", *_measures(report.total, total)))
     return Table("channels", "按渠道", (Column("渠道"), *_MEASURE_COLUMNS), tuple(rows))
 
@@ -489,7 +494,7 @@ def channel_table(report: MonthlyReport) -> Table:
 def category_table(report: MonthlyReport) -> Table:
     """Work orders by complaint category (every category, in the order of `Category`)."""
     total = report.total.received
-    rows = [(_label(Category, k), *_measures(v, total)) for k, v in report.by_category.items()]
+    rows = [(label_of(Category, k), *_measures(v, total)) for k, v in report.by_category.items()]
     rows.append(("合计", *_measures(report.total, total)))
     return Table("categories", "按类别", (Column("类别"), *_MEASURE_COLUMNS), tuple(rows))
 
@@ -536,13 +541,14 @@ def format_monthly(report: MonthlyReport) -> str:
     lines = [f"【月度统计】{report.month.label}（统计时间 {report.as_of:%Y-%m-%d %H:%M}）"]
     for k in report.kpis:
         if k.is_rate:
-            lines.append(f"{k.label}：{percent(k.value)}（{k.numerator}/{k.denominator}）")  # type: ignore[arg-type]
+            lines.append(f"{k.label}：{percent(k.value)}（{k.numerator}/{k.denominator}）")
         else:
             lines.append(f"{k.label}：{k.numerator}")
     lines.append("按渠道受理：" + "，".join(
-        f"{_label(Channel, c)} {v.received}" for c, v in report.by_channel.items() if v.received))
+        f"{label_of(Channel, c)} {v.received}" for c, v in report.by_channel.items() if v.received))
     lines.append("按类别受理：" + "，".join(
-        f"{_label(Category, c)} {v.received}" for c, v in report.by_category.items() if v.received))
+        f"{label_of(Category, c)} {v.received}"
+        for c, v in report.by_category.items() if v.received))
     lines.append("按区县受理：" + "，".join(
         f"{county} {v.received}" for (_, county), v in report.by_county.items()))
     if report.agents:

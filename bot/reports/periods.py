@@ -62,6 +62,7 @@ class Month:
         return f"{self.year}年{self.month}月"
 
     def previous(self) -> Month:
+        """The month before (December of the year before for January)."""
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
     def days(self) -> list[date]:

@@ -71,7 +71,9 @@ def mask_webhook(url: str) -> str:
 
 def _cut(line: str, budget: int) -> list[str]:
     """Cut one line into pieces of at most `budget` UTF-8 bytes, at character boundaries."""
-    pieces, current, size = [], [], 0
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
     for ch in line:
         n = len(ch.encode("utf-8"))
         if size + n > budget and current:

@@ -1,6 +1,8 @@
 """Mail query actions with a real CollectingDispatcher, real trackers, the real domain and SQLite."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -8,7 +10,8 @@ from actions import deps
 from actions.mail import ActionChaseMail, ActionQueryMail, ValidateMailQueryForm
 from bot.store import services
 from bot.store import workorders as wo
-from bot.store.db import make_engine, make_session_factory
+from bot.store.db import create_schema, make_engine, make_session_factory
+from bot.store.seed import seed_demo_mail
 from bot.store.status import Category
 from bot.store.uow import uow_factory
 from tests.actions.conftest import NOW, make_tracker, run, slots_of
@@ -169,3 +172,26 @@ async def test_a_yes_does_what_the_answer_offered(uows, domain, state, intent, r
     assert slots_of(events) == {"mail_state": None}
     assert [e["name"] for e in events if e["event"] == "followup"] == ["action_listen"]
     assert [w.reason for w in services.list_waiting_handovers(uows)] == ([queued] if queued else [])
+
+
+@pytest.mark.asyncio
+async def test_dates_are_shown_in_the_one_customer_format(domain):
+    """'3月4日 08:00' and '3月4日', never '03月04日': the format of bot.text.dates."""
+    early = datetime(2026, 3, 5, 10, 0)
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    factory = uow_factory(make_session_factory(engine))
+    seed_demo_mail(factory, early)
+    deps.override(factory, clock=lambda: early, stuck=48)
+    try:
+        delivered, _ = await run(ActionQueryMail(), make_tracker(
+            "EA305127681CN", slots={"tracking_number": "EA305127681CN"}), domain)
+        overdue, _ = await run(ActionQueryMail(), make_tracker(
+            "9834216570482", slots={"tracking_number": "9834216570482"}), domain)
+    finally:
+        deps.override()
+        engine.dispose()
+    assert [m["response"] for m in delivered + overdue] == ["utter_mail_delivered",
+                                                            "utter_mail_overdue"]
+    assert delivered[0]["when"] == "3月4日 08:00"
+    assert overdue[0]["promised"] == "3月4日"

@@ -1,4 +1,4 @@
-"""``python -m bot.reports`` on the demo data ``python -m bot.store seed`` writes."""
+"""``python -m bot.reports`` on the demo data ``python -m bot.workorders seed`` writes."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from bot.config import PROJECT_ROOT
 from bot.reports.__main__ import main
 from bot.reports.charts import CHARTS
-from bot.store.__main__ import main as store_main
+from bot.workorders.__main__ import main as seed_main
 
 NOW = "2025-06-10T10:00:00"
 
@@ -22,7 +22,7 @@ NOW = "2025-06-10T10:00:00"
 @pytest.fixture
 def demo_db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path}/postdesk.db"
-    assert store_main(["seed", "--database-url", url, "--now", NOW]) == 0
+    assert seed_main(["seed", "--database-url", url, "--now", NOW]) == 0
     return url
 
 
@@ -124,32 +124,3 @@ async def test_daily_send_posts_the_printed_text_to_the_robot(demo_db: str) -> N
         assert code == 1 and "93000" in err
     finally:
         await server.close()
-
-
-def test_seed_year_writes_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    url = f"sqlite:///{tmp_path}/year.db"
-    argv = ["seed-year", "--database-url", url, "--end", "2025-06-30", "--work-orders", "300",
-            "--tracking-events", "3000", "--days", "30"]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "work_orders               300" in out
-    assert main(argv) == 2
-    assert "已经有一年的演示数据" in capsys.readouterr().err
-
-
-def test_bench_seeds_and_times_both_backends(request: pytest.FixtureRequest, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture) -> None:
-    from tests import pg
-
-    argv = ["bench", "--work-orders", "200", "--tracking-events", "2000", "--runs", "1",
-            "--sqlite-path", str(tmp_path / "bench.db")]
-    if pg.available():
-        argv += ["--pg-url", request.getfixturevalue("pg_url")]
-    else:
-        argv += ["--skip-postgresql"]
-    assert main(argv) == 0
-    table = capsys.readouterr().out.split("Reports on a year of data", 1)[1].splitlines()
-    rows = [line for line in table if line.startswith(("sqlite", "postgresql"))]
-    assert [r.split()[0] for r in rows] == ["sqlite"] + (["postgresql"] if pg.available() else [])
-    for row in rows:
-        assert "200 / " in row and row.count(" s") >= 4

@@ -1,4 +1,4 @@
-"""A year of realistic data for the report benchmarks (`python -m bot.reports seed-year`).
+"""A year of realistic data for the report benchmarks (`python -m bot.bench.bigseed`).
 
 The default size writes 100,000 work orders and at least 1,000,000 tracking events, with the
 pickups, conversations, hand-overs and reply decisions that go with them, all ending at
@@ -25,13 +25,15 @@ Shape of the data (invented, but in proportions a Yunnan branch would recognise)
 """
 from __future__ import annotations
 
+import argparse
 import bisect
 import itertools
 import random
+import sys
 import time as clock
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -85,6 +87,7 @@ class SeedCounts:
     seconds: float
 
     def lines(self) -> list[str]:
+        """One line per table, name and row count, for the command line."""
         return [f"{name:<18} {getattr(self, name):>10,}" for name in (
             "mail_items", "tracking_events", "work_orders", "work_order_events", "pickups",
             "pickup_reminders", "conversation_days", "handovers", "agent_replies")]
@@ -113,9 +116,11 @@ FAR_OUTLETS = (("上海市宝山区邮政分公司友谊路营业部", "上海�
                ("杭州市余杭区邮政分公司临平营业部", "杭州邮区中心局"),
                ("成都市武侯区邮政分公司红牌楼营业部", "成都邮区中心局"),
                ("义乌市邮政分公司稠城营业部", "金华邮区中心局"))
-SURNAMES = "李王张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
+SURNAMES = ("李王张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖"
+            "田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢")
 GIVEN = "文华明国建丽平春秀英志海云玉金红桂兰芳军伟强敏静燕磊洋艳勇涛晓俊宇婷雪梅琴鹏"
-ROADS = ("人民路", "建设路", "文化路", "新华街", "解放路", "胜利路", "团结路", "南屏街", "北京路", "迎宾大道")
+ROADS = ("人民路", "建设路", "文化路", "新华街", "解放路", "胜利路", "团结路", "南屏街", "北京路",
+         "迎宾大道")
 AGENTS = ("zhanglin", "wangfang", "liyan", "zhaomin", "chenjie", "yangxue", "huangli",
           "zhouqiang", "wuhong", "xuna", "sunli", "maxiao")
 HANDOVER_REASONS = ("request_human", "fallback", "escalate_complaint", "delivery_service",
@@ -140,7 +145,8 @@ CATEGORY_WEIGHTS: dict[str, dict[Category, int]] = {
 MAIL_CATEGORIES = {_C.DELAY, _C.LOST, _C.DAMAGED, _C.CONTENTS_MISSING, _C.DELIVERY_SERVICE}
 # Share of orders answered within the deadline, per channel (the rest late or not at all).
 ON_TIME = {Channel.SPB_TRANSFER: 0.84, Channel.DIRECT_11183: 0.9}
-HOUR_WEIGHTS_ORDERS = (1, 1, 0, 0, 0, 1, 2, 4, 9, 12, 12, 11, 7, 6, 10, 11, 11, 10, 7, 6, 6, 5, 3, 2)
+HOUR_WEIGHTS_ORDERS = (1, 1, 0, 0, 0, 1, 2, 4, 9, 12, 12, 11, 7, 6, 10, 11, 11, 10, 7, 6, 6, 5, 3,
+                       2)
 HOUR_WEIGHTS_POSTING = (0, 0, 0, 0, 0, 0, 0, 1, 6, 10, 11, 10, 7, 6, 9, 10, 10, 9, 6, 3, 1, 0, 0, 0)
 DESCRIPTIONS: dict[Category, tuple[str, ...]] = {
     _C.DELAY: ("邮件多日未更新物流信息，客户催促尽快投递", "超过承诺时限仍未收到，要求说明原因",
@@ -158,7 +164,7 @@ DESCRIPTIONS: dict[Category, tuple[str, ...]] = {
 }
 
 
-def _weighted(rng: random.Random, weights: dict[Any, int]) -> Callable[[], Any]:
+def _weighted(rng: random.Random, weights: Mapping[Any, float]) -> Callable[[], Any]:
     """A picker over `weights` (cumulative table and bisect: fast for many draws)."""
     keys = list(weights)
     cumulative = list(itertools.accumulate(weights[k] for k in keys))
@@ -219,8 +225,10 @@ class _Writer:
 
 
 def _next_ids(connection: Connection) -> _Ids:
-    tables = [MailItem, TrackingEvent, PickupOrder, PickupReminder, WorkOrder, WorkOrderEvent,
-              HandoverRequest, HandoverEvent, AgentReply, ConversationDay]
+    # Mapped classes, each with an integer ``id`` (mypy cannot see the columns).
+    tables: list[Any] = [MailItem, TrackingEvent, PickupOrder, PickupReminder, WorkOrder,
+                         WorkOrderEvent, HandoverRequest, HandoverEvent, AgentReply,
+                         ConversationDay]
     values = {}
     for model in tables:
         highest = connection.execute(select(func.max(model.id))).scalar()
@@ -277,7 +285,8 @@ class _World:
 
     def address(self, county: str) -> str:
         rng = self.rng
-        return f"{county}{rng.choice(ROADS)}{rng.randrange(1, 300)}号{rng.randrange(1, 20)}栋{rng.randrange(101, 1802)}室"
+        return (f"{county}{rng.choice(ROADS)}{rng.randrange(1, 300)}号"
+                f"{rng.randrange(1, 20)}栋{rng.randrange(101, 1802)}室")
 
     def openid(self, n: int) -> str:
         return f"oYear{n:08d}"
@@ -315,7 +324,8 @@ def _trail(w: _World, posted: datetime, origin: str, origin_centre: str, dest_ce
         at = at + timedelta(hours=rng.uniform(hours_low, hours_high))
         return at
 
-    scans.append((step(1, 4), S.DEPARTED.value, origin, f"【{origin}】已发出，下一站【{origin_centre}】"))
+    scans.append((step(1, 4), S.DEPARTED.value, origin,
+                  f"【{origin}】已发出，下一站【{origin_centre}】"))
     centres = [origin_centre]
     if origin_centre != dest_centre:
         if KUNMING not in (origin_centre, dest_centre):
@@ -334,8 +344,10 @@ def _trail(w: _World, posted: datetime, origin: str, origin_centre: str, dest_ce
         scans.append((step(*travel), S.ARRIVED.value, centre, arrived))
         if missorted and centre == dest_centre:
             wrong = rng.choice([c for c in CENTRES.values() if c != dest_centre])
-            scans.append((step(2, 6), S.DEPARTED.value, centre, f"【{centre}】已发出，下一站【{wrong}】"))
-            scans.append((step(4, 10), S.ARRIVED.value, wrong, f"【{wrong}】邮件错分，正在退回原分拣中心"))
+            scans.append((step(2, 6), S.DEPARTED.value, centre,
+                          f"【{centre}】已发出，下一站【{wrong}】"))
+            scans.append((step(4, 10), S.ARRIVED.value, wrong,
+                          f"【{wrong}】邮件错分，正在退回原分拣中心"))
             scans.append((step(8, 20), S.ARRIVED.value, centre, arrived))
         if delayed and i == len(centres) - 1:
             step(50, 120)  # sits in the centre for days without a scan
@@ -349,28 +361,37 @@ def _trail(w: _World, posted: datetime, origin: str, origin_centre: str, dest_ce
     outcome = rng.random()
     if outcome < 0.08:  # a station or a locker
         scans.append((step(1, 4), S.AT_STATION.value, dest_outlet,
-                      f"【{dest_outlet}】已投递至驿站，请凭取件码 {rng.randrange(1, 9)}-{rng.randrange(1, 9)}-{rng.randrange(1000, 9999)} 及时领取"))
+                      f"【{dest_outlet}】已投递至驿站，请凭取件码 {rng.randrange(1, 9)}-"
+                      f"{rng.randrange(1, 9)}-{rng.randrange(1000, 9999)} 及时领取"))
         if rng.random() < 0.9:
-            scans.append((step(2, 80), S.DELIVERED.value, dest_outlet, f"【{dest_outlet}】已妥投，驿站代收"))
+            scans.append((step(2, 80), S.DELIVERED.value, dest_outlet,
+                          f"【{dest_outlet}】已妥投，驿站代收"))
             return scans, "驿站代收"
-        scans.append((step(170, 190), S.RETURNING.value, dest_outlet, f"【{dest_outlet}】驿站超时未取，邮件退回寄件人"))
+        scans.append((step(170, 190), S.RETURNING.value, dest_outlet,
+                      f"【{dest_outlet}】驿站超时未取，邮件退回寄件人"))
         return scans, None
     if outcome < 0.13:  # failed once
         reason = rng.choice(("收件人电话无人接听", "收件人电话无法接通", "地址不详，查无此人"))
-        scans.append((step(1, 5), S.FAILED.value, dest_outlet, f"【{dest_outlet}】投递失败，原因：{reason}"))
+        scans.append((step(1, 5), S.FAILED.value, dest_outlet,
+                      f"【{dest_outlet}】投递失败，原因：{reason}"))
         if rng.random() < 0.8:
-            scans.append((step(16, 26), S.OUT_FOR_DELIVERY.value, dest_outlet, f"【{dest_outlet}】再次安排投递"))
-            scans.append((step(1, 5), S.DELIVERED.value, dest_outlet, f"【{dest_outlet}】已妥投，签收人：本人签收"))
+            scans.append((step(16, 26), S.OUT_FOR_DELIVERY.value, dest_outlet,
+                          f"【{dest_outlet}】再次安排投递"))
+            scans.append((step(1, 5), S.DELIVERED.value, dest_outlet,
+                          f"【{dest_outlet}】已妥投，签收人：本人签收"))
             return scans, "本人签收"
-        scans.append((step(48, 96), S.RETURNING.value, dest_outlet, f"【{dest_outlet}】邮件无法投递，已按规定退回寄件人"))
+        scans.append((step(48, 96), S.RETURNING.value, dest_outlet,
+                      f"【{dest_outlet}】邮件无法投递，已按规定退回寄件人"))
         return scans, None
     if outcome < 0.145:  # refused
-        scans.append((step(1, 3), S.RETURNING.value, dest_outlet, f"【{dest_outlet}】收件人拒收，邮件正在退回寄件人"))
+        scans.append((step(1, 3), S.RETURNING.value, dest_outlet,
+                      f"【{dest_outlet}】收件人拒收，邮件正在退回寄件人"))
         scans.append((step(30, 70), S.ARRIVED.value, origin, f"【{origin}】退回邮件已到达"))
         scans.append((step(2, 20), S.RETURNED.value, origin, f"【{origin}】退回妥投，寄件人已签收"))
         return scans, None
     signer = rng.choice(("本人签收", "本人签收", "本人签收", "家人代收", "门卫代收", "快递柜"))
-    scans.append((step(0.5, 5), S.DELIVERED.value, dest_outlet, f"【{dest_outlet}】已妥投，签收人：{signer}"))
+    scans.append((step(0.5, 5), S.DELIVERED.value, dest_outlet,
+                  f"【{dest_outlet}】已妥投，签收人：{signer}"))
     return scans, signer
 
 
@@ -398,7 +419,8 @@ def _seed_mail(w: _World, writer: _Writer, ids: _Ids, end: datetime, target_even
             origin_area = origin[:3]
         else:
             area = w.county()
-            origin, origin_centre, origin_area = rng.choice(w.outlets[area]), CENTRES[w.prefecture[area]], area
+            origin, origin_centre, origin_area = (rng.choice(w.outlets[area]),
+                                                  CENTRES[w.prefecture[area]], area)
         if origin_centre in CENTRES.values() and rng.random() < 0.12:
             county, dest_centre, dest_outlet = None, KUNMING, rng.choice(KUNMING_OUTLETS)
             recipient_area, recipient_pref = "昆明市", "昆明市"
@@ -602,7 +624,7 @@ def _seed_pickups(w: _World, writer: _Writer, ids: _Ids, orders: _Orders, end: d
         if len(reminders) >= 3:
             extra = []
             if len(reminders) >= 4:
-                extra.append((reminders[3], "bot", "priority", f"紧急：第4次催揽收"))
+                extra.append((reminders[3], "bot", "priority", "紧急：第4次催揽收"))
             for k, moment in enumerate(reminders[4:], 5):
                 extra.append((moment, "bot", "reminder", f"客户第{k}次催揽收"))
             orders.write(
@@ -630,7 +652,8 @@ def _seed_orders(w: _World, orders: _Orders, mail_by_day: list[list[_Mail]], end
         county = mail.county if mail is not None else w.county()
         if rng.random() < 0.03:
             county = None
-        unit = mail.unit if mail is not None else (rng.choice(w.outlets[county]) if county else None)
+        unit = (mail.unit if mail is not None
+                else rng.choice(w.outlets[county]) if county else None)
         sender = w.openid(rng.randrange(wechat_senders)) if channel is Channel.WECHAT else None
         phone = w.phone() if rng.random() < 0.93 else None
         if orders.recent and rng.random() < 0.05:  # the same customer complains again
@@ -691,7 +714,8 @@ def _seed_conversations(w: _World, writer: _Writer, ids: _Ids, end: datetime, co
         for k in range(rng.choice((1, 1, 2, 2, 3))):
             at = claimed + (closed - claimed) * (k + 1) / 4
             if rng.random() < 0.15:
-                decision, suggested, final, distance = "written", None, "您好，已为您登记，请耐心等待。", None
+                decision, suggested, distance = "written", None, None
+                final = "您好，已为您登记，请耐心等待。"
             else:
                 suggested = "您好，您的邮件正在运输途中，我们已联系相关网点加快处理。"
                 roll = rng.random()
@@ -787,3 +811,71 @@ def seed_year(engine: Engine, end: datetime, size: YearSize = YearSize(), seed: 
         pickups=written["pickup_order"], pickup_reminders=written["pickup_reminder"],
         conversation_days=written["conversation_day"], handovers=written["handover_request"],
         agent_replies=written["agent_reply"], seconds=clock.perf_counter() - began)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bot.bench.bigseed``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.bench.bigseed",
+        description="write a year of realistic data for the benchmarks "
+                    "(refuses a store that already has it)")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--end", type=_date, default=None,
+                        help="the last day of the data (default: yesterday)")
+    parser.add_argument("--work-orders", type=int, default=100_000)
+    parser.add_argument("--tracking-events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=2025,
+                        help="random seed (same seed, same data)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Seed the year into ``--database-url``; 0 when done, 2 when it cannot or already has it."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from bot.config import local_now
+    from bot.store.db import create_schema, make_engine
+
+    args = build_parser().parse_args(argv)
+    end_day = args.end or local_now().date() - timedelta(days=1)
+    end = datetime.combine(end_day, time(23, 59))
+    try:
+        engine = make_engine(args.database_url)
+        try:
+            create_schema(engine)
+            with engine.connect() as connection:
+                seeded = connection.execute(select(func.count(MailItem.id))
+                                            .where(MailItem.number.like("EY%"))).scalar_one()
+            if seeded:
+                print("这个数据库里已经有一年的演示数据（EY 开头的邮件），不再重复写入。",
+                      file=sys.stderr)
+                return 2
+            counts = seed_year(engine, end,
+                               YearSize(args.work_orders, args.tracking_events, args.days),
+                               seed=args.seed, progress=print)
+        finally:
+            engine.dispose()
+    except (ArgumentError, SQLAlchemyError) as exc:
+        print(f"数据库不可用：{type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print("\n".join(counts.lines()))
+    print(f"{counts.seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bot.reports.bigseed import YearSize, seed_year
+from bot.bench.bigseed import YearSize, main, seed_year
 from bot.reports.daily import build_daily
 from bot.reports.monthly import build_monthly
 from bot.reports.periods import Month
@@ -106,3 +106,14 @@ def test_the_store_keeps_working_after_the_seed(engine: Engine) -> None:
 def test_sizes_too_small_are_refused() -> None:
     with pytest.raises(ValueError):
         YearSize(work_orders=1)
+
+
+def test_the_command_line_seeds_once(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/year.db"
+    argv = ["--database-url", url, "--end", "2025-06-30", "--work-orders", "300",
+            "--tracking-events", "3000", "--days", "30"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "work_orders               300" in out
+    assert main(argv) == 2
+    assert "已经有一年的演示数据" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Benchmark of the reports on a year of data, on SQLite and on PostgreSQL.
 
-``python -m bot.reports bench`` seeds the year (`bot.reports.bigseed`, 100,000 work orders
+``python -m bot.bench.reports`` seeds the year (`bot.bench.bigseed`, 100,000 work orders
 and over 1,000,000 tracking events, ending 2025-12-31 18:00) into a temporary SQLite file and
 into PostgreSQL, then times the daily report (on the last day, and on a past day) and the
 monthly statistics (November, the busiest month). PostgreSQL is ``--pg-url`` or the tests'
@@ -14,12 +14,13 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from bot.reports.periods import Month
 
@@ -52,6 +53,8 @@ def timed(fn: Callable[[], object], runs: int) -> Timing:
 
 @dataclass(frozen=True)
 class BackendResult:
+    """One backend's figures: seeding time, rows written and the reports' timings."""
+
     backend: str
     seed_s: float
     work_orders: int
@@ -82,7 +85,7 @@ def _fresh_postgresql(url: str) -> None:
 def bench_backend(backend: str, url: str, work_orders: int, tracking_events: int,
                   runs: int) -> BackendResult:
     """Seed the year into `url` (an empty store) and time the reports on it."""
-    from bot.reports.bigseed import YearSize, seed_year
+    from bot.bench.bigseed import YearSize, seed_year
     from bot.reports.daily import build_daily
     from bot.reports.monthly import build_monthly
     from bot.store.db import create_schema, make_engine, make_session_factory
@@ -159,8 +162,27 @@ def format_results(results: list[BackendResult], runs: int) -> str:
     return "\n".join(lines)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bot.bench.reports``."""
+    parser = argparse.ArgumentParser(prog="python -m bot.bench.reports",
+                                     description="time the reports on a year of data, "
+                                                 "on SQLite and PostgreSQL")
+    parser.add_argument("--pg-url", default=None,
+                        help="a scratch PostgreSQL database (its PostDesk tables are dropped; "
+                             "default POSTDESK_TEST_PG_URL, else "
+                             "a throwaway server from the Debian package)")
+    parser.add_argument("--sqlite-path", type=Path, default=None,
+                        help="the SQLite file to seed (default: a temporary file)")
+    parser.add_argument("--work-orders", type=int, default=100_000)
+    parser.add_argument("--tracking-events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each report")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    return parser
+
+
 def run_bench(args: argparse.Namespace) -> int:
-    """``python -m bot.reports bench``: seed and time on each backend, print the figures."""
+    """Seed and time on each backend, print the figures."""
     results = []
     if not args.skip_sqlite:
         print("SQLite: seeding a year …", flush=True)
@@ -173,3 +195,22 @@ def run_bench(args: argparse.Namespace) -> int:
     print()
     print(format_results(results, args.runs))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when done, 2 when a database is unusable or an argument is wrong."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return run_bench(args)
+    except (ArgumentError, SQLAlchemyError) as exc:
+        print(f"数据库不可用：{type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
