@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = commands.add_parser("users", help="manage workbench accounts")
     actions = users.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", parents=[store], help="create an account (asks for the password)")
+    add = actions.add_parser("add", parents=[store],
+                             help="create an account (asks for the password)")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--display-name", default=None, help="name shown on pages")
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("name", help="the username (with --address: the client address)")
     unlock.add_argument("--address", action="store_true",
                         help="NAME is a client address whose failed logins are cleared")
-    actions.add_parser("seed-demo", parents=[store], help="create the demo accounts that are missing "
-                                         "(" + ", ".join(d.username for d in DEMO_ACCOUNTS) + ")")
+    actions.add_parser("seed-demo", parents=[store],
+                       help="create the demo accounts that are missing ("
+                            + ", ".join(d.username for d in DEMO_ACCOUNTS) + ")")
     return parser
 
 

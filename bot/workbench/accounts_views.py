@@ -26,8 +26,6 @@ from bot.store.accounts import (
     unlock_login,
 )
 from bot.workbench.auth import (
-    LOGIN_GUARD,
-    UOWS,
     client_address,
     current_account,
     log_in,
@@ -36,7 +34,8 @@ from bot.workbench.auth import (
     require_role,
     safe_next,
 )
-from bot.workbench.views import _in_thread, render
+from bot.workbench.keys import LOGIN_GUARD, UOWS, in_thread
+from bot.workbench.views import render
 
 WRONG_CREDENTIALS = "用户名或密码错误"
 
@@ -88,8 +87,8 @@ def _time(moment: datetime | None) -> str:
 async def users_page(request: web.Request) -> web.StreamResponse:
     """GET /admin/users: the accounts, and the failed-login counters with their locks."""
     uows, guard = request.app[UOWS], request.app[LOGIN_GUARD]
-    accounts = await _in_thread(list_accounts, uows)
-    throttles = await _in_thread(list_login_throttles, uows, guard.policy, guard.clock())
+    accounts = await in_thread(list_accounts, uows)
+    throttles = await in_thread(list_login_throttles, uows, guard.policy, guard.clock())
     locked_until = {t.key: _time(t.blocked_until) for t in throttles
                     if t.kind is ThrottleKind.ACCOUNT and t.locked}
     return render(request, "users.html", {
@@ -109,7 +108,7 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     admin = current_account(request)
     assert admin is not None
     try:
-        await _in_thread(unlock_login, request.app[UOWS], str(form.get("kind", "")),
+        await in_thread(unlock_login, request.app[UOWS], str(form.get("kind", "")),
                          str(form.get("key", "")), admin.username)
     except AccountError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None

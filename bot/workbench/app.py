@@ -1,15 +1,21 @@
-"""The workbench application factory and its routes (all of them, in `setup_routes`)."""
+"""The workbench application factory and its routes (all of them, in `setup_routes`).
+
+`create_app` puts what the views use under the keys of `bot.workbench.keys`; the views read it
+from there and never import this module.
+"""
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, local_now
 from bot.store.accounts import LoginPolicy
 from bot.store.uow import UowFactory
+from bot.trainer.inbox import domain_vocabulary
 from bot.workbench import (
     accounts_views,
     conversations,
@@ -20,10 +26,6 @@ from bot.workbench import (
     views,
 )
 from bot.workbench.auth import (
-    AUTH,
-    FORBIDDEN,
-    LOGIN_GUARD,
-    UOWS,
     AuthConfig,
     Handler,
     LoginGuard,
@@ -32,9 +34,29 @@ from bot.workbench.auth import (
     csrf_middleware,
     session_middleware,
 )
+from bot.workbench.keys import (
+    AUTH,
+    CLOCK,
+    FORBIDDEN,
+    LOGIN_GUARD,
+    MAX_REQUEST_BYTES,
+    POLICY,
+    SETTINGS,
+    TEMPLATES,
+    TRAINER_PATHS,
+    UOWS,
+    VOCABULARY,
+    Clock,
+    is_api,
+    json_error,
+)
+from bot.workorders.policy import policy_from_settings
 
-SETTINGS = web.AppKey("postdesk.settings", Settings)
+logger = logging.getLogger(__name__)
+
 PURGE_INTERVAL_S = 300.0
+# What the API answers when a handler fails unexpectedly (the details go to the log only).
+INTERNAL_ERROR = "服务器内部错误，请稍后重试"
 
 # No scripts from anywhere but this site, no framing, forms post only here.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -52,6 +74,25 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         raise
     _harden(response)
     return response
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer an unexpected exception in the JSON API with a generic JSON 500 and log it.
+
+    The answer says nothing about the failure (no traceback, nothing the request carried); the
+    operator's log gets the method, the path and the traceback. Pages, and answers already
+    being sent (event streams), fail as aiohttp makes them fail: its 500 page and log line.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        if not is_api(request) or request.writer.output_size > 0:
+            raise
+        logger.exception("unexpected error answering %s %s", request.method, request.path)
+        return json_error(INTERNAL_ERROR, 500)
 
 
 def _harden(response: web.StreamResponse) -> None:
@@ -96,6 +137,15 @@ def _store_context(settings: Settings) -> Callable[[web.Application], AsyncItera
     return store
 
 
+async def _load_rules(app: web.Application) -> None:
+    """On startup: the deadline policy from the settings (unless a test set one) and the
+    domain's intents and entities, read once here rather than on every request."""
+    if POLICY not in app:
+        app[POLICY] = policy_from_settings(app[SETTINGS])
+    if VOCABULARY not in app:
+        app[VOCABULARY] = domain_vocabulary(app[TRAINER_PATHS].domain_path)
+
+
 async def _purge_sessions(app: web.Application) -> AsyncIterator[None]:
     async def purge() -> None:
         while True:
@@ -115,6 +165,7 @@ def create_app(
     *,
     sessions: SessionStore | None = None,
     login_guard: LoginGuard | None = None,
+    clock: Clock = local_now,
 ) -> web.Application:
     """Build the workbench application.
 
@@ -126,16 +177,21 @@ def create_app(
         sessions: the session store (tests pass one with a fake clock); by default one whose
             sessions end ``settings.session_max_hours`` after login.
         login_guard: counts failed logins (tests pass one with a pinned clock); by default
-            ``settings.login_max_failures`` and ``settings.login_lockout_minutes`` apply.
+            ``settings.login_max_failures`` and ``settings.login_lockout_minutes`` apply, on
+            the app's clock.
+        clock: "now" for every view and the default login guard (naive Beijing time); tests
+            pin it here or by setting ``app[keys.CLOCK]`` before the first request.
 
     Returns:
         The application, ready for ``web.run_app`` or a test server.
     """
     # Every request body is bounded (aiohttp answers 413 beyond it); JSON bodies much tighter
-    # (`views.json_body`).
-    app = web.Application(middlewares=[security_headers, session_middleware, csrf_middleware],
-                          client_max_size=views.MAX_REQUEST_BYTES)
+    # (`keys.json_body`).
+    app = web.Application(
+        middlewares=[security_headers, api_errors, session_middleware, csrf_middleware],
+        client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[AUTH] = AuthConfig(
         sessions=sessions if sessions is not None
         else SessionStore(max_age=settings.session_max_hours * 3600.0),
@@ -143,14 +199,17 @@ def create_app(
         trusted_proxies=frozenset(settings.trusted_proxies),
     )
     app[LOGIN_GUARD] = (login_guard if login_guard is not None
-                        else LoginGuard(LoginPolicy.from_settings(settings)))
-    app[views.TEMPLATES] = views.make_templates()
+                        else LoginGuard(LoginPolicy.from_settings(settings),
+                                        clock=lambda: app[CLOCK]()))
+    app[TEMPLATES] = views.make_templates()
     app[FORBIDDEN] = views.render_forbidden
     if uow_factory is not None:
         app[UOWS] = uow_factory
     else:
         app.cleanup_ctx.append(_store_context(settings))
     app.cleanup_ctx.append(_purge_sessions)
+    # aiohttp 3.9 types its signals for the aiosignal before 1.4 (a handler is fine at runtime).
+    app.on_startup.append(_load_rules)  # type: ignore[arg-type]
     setup_routes(app)
     check_routes(app)
     return app

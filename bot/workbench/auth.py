@@ -27,7 +27,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial, wraps
+from functools import wraps
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -44,6 +44,7 @@ from bot.store.accounts import (
     throttle_username,
 )
 from bot.store.uow import UowFactory
+from bot.workbench.keys import AUTH, FORBIDDEN, UOWS, in_thread, is_api
 
 COOKIE_NAME = "postdesk_session"
 CSRF_FIELD = "csrf_token"
@@ -226,9 +227,8 @@ class LoginGuard:
         name = throttle_username(username)
         keys = ["address:" + address] + ([] if name is None else ["account:" + name])
         async with self._locks.hold(*keys):
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, partial(
-                attempt_login, uows, username, password, address, self.policy, self.clock()))
+            return await in_thread(attempt_login, uows, username, password, address,
+                                   self.policy, self.clock())
 
 
 def client_address(request: web.Request) -> str:
@@ -258,22 +258,6 @@ class AuthConfig:
     secure_cookies: bool = False
     # Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES).
     trusted_proxies: frozenset[str] = frozenset()
-
-
-Forbidden = Callable[[web.Request, str], web.StreamResponse]
-
-AUTH = web.AppKey("postdesk.auth", AuthConfig)
-# Counts and slows down failed logins (set by create_app).
-LOGIN_GUARD = web.AppKey("postdesk.login_guard", LoginGuard)
-# The unit-of-work factory of the store (set by create_app, or on startup from the settings).
-UOWS = web.AppKey("postdesk.uows", UowFactory)
-# Renders the 403 page for a page request, given a Chinese reason.
-FORBIDDEN = web.AppKey("postdesk.forbidden", Forbidden)
-
-
-def is_api(request: web.Request) -> bool:
-    """True for the JSON API (``/api/...``), which answers 401/403 instead of pages."""
-    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def current_account(request: web.Request) -> AccountView | None:
@@ -330,11 +314,6 @@ def log_out(request: web.Request) -> None:
     request[_SET_COOKIE] = ""
 
 
-async def _load_account(request: web.Request, account_id: int) -> AccountView | None:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, partial(get_account, request.app[UOWS], account_id))
-
-
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Attach the session and its (still active) account; write the cookie changes back."""
@@ -344,7 +323,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     session_id = request.cookies.get(COOKIE_NAME)
     session = config.sessions.get(session_id) if session_id else None
     if session is not None and session.account_id is not None:
-        account = await _load_account(request, session.account_id)
+        account = await in_thread(get_account, request.app[UOWS], session.account_id)
         if account is None or not account.active:
             config.sessions.end(session)
             session = None

@@ -12,7 +12,7 @@ only by the holder, idempotent per conversation and request key), then written t
 and delivered through the conversation's channel (`bot.workbench.delivery`). Only the holder
 sends a misread message to the trainers.
 
-Ids in paths and JSON bodies are checked by `bot.workbench.views` (`path_id`, `json_body`,
+Ids in paths and JSON bodies are checked by `bot.workbench.keys` (`path_id`, `json_body`,
 `text_field`): a malformed or out-of-range id is a 404; a body too large or too deep, or a
 field over its limit, a 400 with the reason.
 
@@ -30,42 +30,46 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from bot.config import TIMEZONE, Settings, local_now
+from bot.config import TIMEZONE
 from bot.store import desk, services
 from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role, list_accounts
 from bot.store.status import StatusCode
+from bot.text.dates import iso_local
 from bot.text.masking import mask_signer
-from bot.workbench.auth import UOWS, current_account, require_role
+from bot.trainer.inbox import TrainerError, record_correction
+from bot.workbench import keys
+from bot.workbench.auth import current_account, require_role
 from bot.workbench.delivery import Deliverer
+from bot.workbench.keys import (
+    DELIVERER,
+    POLICY,
+    RASA,
+    SETTINGS,
+    UOWS,
+    VOCABULARY,
+    in_thread,
+    json_body,
+    json_error,
+    json_ok,
+    path_id,
+    text_field,
+)
 from bot.workbench.privacy import sees_personal_data, shown_phone, shown_text
 from bot.workbench.rasa_client import RasaClient, RasaUnavailable
 from bot.workbench.suggest import LatestMessage, suggest
-from bot.workbench.views import _in_thread, json_body, path_id, render, text_field
-from bot.workbench.views import json_error as _error
+from bot.workbench.views import render
+from bot.workorders.followup import draft_for_order, mail_facts
 
 logger = logging.getLogger(__name__)
 
-RASA = web.AppKey("postdesk.rasa", RasaClient)
-DELIVERER = web.AppKey("postdesk.deliverer", Deliverer)
-QUEUE_HUB = web.AppKey("postdesk.queue_hub", "QueueHub")
+QUEUE_HUB: web.AppKey[QueueHub] = web.AppKey("postdesk.queue_hub")
 CLOSING = web.AppKey("postdesk.closing", asyncio.Event)
-_RULES = web.AppKey("postdesk.deadline_rules", object)
 
 POLL_S = 1.0
 HEARTBEAT_S = 15.0
 STREAM_LIFETIME_S = 600.0  # the browser reconnects (and the session is checked again)
 _DESK_ROLES = (Role.AGENT, Role.SUPERVISOR)
-
-
-def _settings(app: web.Application) -> Settings:
-    from bot.workbench.app import SETTINGS
-
-    return app[SETTINGS]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.replace(tzinfo=TIMEZONE).isoformat() if moment is not None else None
 
 
 def _is_supervisor(account: AccountView) -> bool:
@@ -83,8 +87,8 @@ def queue_entry(view: desk.HandoverView, account: AccountView) -> dict[str, Any]
         "last_message": shown_text(account, view.last_message), "status": view.status,
         "status_label": view.status_label, "assigned_to": view.assigned_to,
         "mine": view.assigned_to == account.username,
-        "created_at": _iso(view.created_at), "updated_at": _iso(view.updated_at),
-        "claimed_at": _iso(view.claimed_at),
+        "created_at": iso_local(view.created_at), "updated_at": iso_local(view.updated_at),
+        "claimed_at": iso_local(view.claimed_at),
     }
 
 
@@ -107,7 +111,7 @@ class QueueHub:
 
     async def refresh(self) -> None:
         """Read the queue now; wake the listeners if it changed."""
-        snapshot = await _in_thread(desk.open_queue, self._uows)
+        snapshot = await in_thread(desk.open_queue, self._uows)
         if snapshot != self.snapshot or self.version == 0:
             self.snapshot = snapshot
             self.version += 1
@@ -125,6 +129,7 @@ class QueueHub:
 
     @contextlib.asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
+        """While inside, this stream listens: the poller runs as long as anyone does."""
         self._listeners += 1
         if self._task is None:
             self._task = asyncio.create_task(self._run())
@@ -142,6 +147,7 @@ class QueueHub:
         return self.version
 
     async def stop(self) -> None:
+        """Cancel the poller (on cleanup)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,13 +155,14 @@ class QueueHub:
 
 
 async def _agents(request: web.Request) -> list[dict[str, str]]:
-    accounts = await _in_thread(list_accounts, request.app[UOWS], False)
+    accounts = await in_thread(list_accounts, request.app[UOWS], False)
     return [{"username": a.username, "display_name": a.display_name}
             for a in accounts if a.role is Role.AGENT]
 
 
-def _queue_payload(views: list[desk.HandoverView], account: AccountView) -> dict[str, Any]:
-    return {"server_time": _iso(local_now()),
+def _queue_payload(views: list[desk.HandoverView], account: AccountView,
+                   now: datetime) -> dict[str, Any]:
+    return {"server_time": iso_local(now),
             "entries": [queue_entry(v, account) for v in views]}
 
 
@@ -163,7 +170,7 @@ def _queue_payload(views: list[desk.HandoverView], account: AccountView) -> dict
 async def queue_page(request: web.Request) -> web.StreamResponse:
     """GET /queue: the hand-over queue (rows are filled and kept live by queue.js)."""
     return render(request, "queue.html", {"agents": await _agents(request),
-                                          "server_time": _iso(local_now())})
+                                          "server_time": iso_local(keys.now(request))})
 
 
 @require_role(*_DESK_ROLES)
@@ -171,8 +178,8 @@ async def api_queue(request: web.Request) -> web.StreamResponse:
     """GET /api/queue: the open hand-overs as JSON."""
     account = current_account(request)
     assert account is not None
-    views = await _in_thread(desk.open_queue, request.app[UOWS])
-    return web.json_response(_queue_payload(views, account))
+    views = await in_thread(desk.open_queue, request.app[UOWS])
+    return web.json_response(_queue_payload(views, account, keys.now(request)))
 
 
 async def _event_stream(request: web.Request,
@@ -215,7 +222,8 @@ async def queue_stream(request: web.Request) -> web.StreamResponse:
         if hub.version == seen[0]:
             return None
         seen[0] = hub.version
-        return json.dumps(_queue_payload(hub.snapshot, account), ensure_ascii=False)
+        return json.dumps(_queue_payload(hub.snapshot, account, keys.now(request)),
+                          ensure_ascii=False)
 
     async def wait() -> None:
         await hub.wait_change(seen[0], timeout=HEARTBEAT_S / 3)
@@ -249,18 +257,18 @@ async def claim(request: web.Request) -> web.StreamResponse:
     """POST /api/handovers/{id}/claim: take the conversation; the bot pauses for the customer."""
     account = current_account(request)
     assert account is not None
-    uows, handover_id, now = request.app[UOWS], _handover_id(request), local_now()
+    uows, handover_id, now = request.app[UOWS], _handover_id(request), keys.now(request)
     try:
-        view = await _in_thread(desk.claim, uows, handover_id, account.username, now)
+        view = await in_thread(desk.claim, uows, handover_id, account.username, now)
     except desk.DeskError as exc:
-        return _error(str(exc), 409)
+        return json_error(str(exc), 409)
     try:
         await request.app[RASA].pause(view.sender_id)
     except RasaUnavailable as exc:
         logger.error("claim of hand-over %s undone: %s", handover_id, exc)
-        await _in_thread(desk.release, uows, handover_id, account.username, local_now())
+        await in_thread(desk.release, uows, handover_id, account.username, keys.now(request))
         await request.app[QUEUE_HUB].refresh()
-        return _error("机器人服务暂时连不上，无法暂停机器人，请稍后再接入", 503)
+        return json_error("机器人服务暂时连不上，无法暂停机器人，请稍后再接入", 503)
     return await _after_change(request, view)
 
 
@@ -270,12 +278,12 @@ async def _desk_step(request: web.Request, step: Callable[..., desk.HandoverView
     account = current_account(request)
     assert account is not None
     try:
-        view = await _in_thread(step, request.app[UOWS], _handover_id(request), account.username,
-                                *args, local_now(), _is_supervisor(account))
+        view = await in_thread(step, request.app[UOWS], _handover_id(request), account.username,
+                                *args, keys.now(request), _is_supervisor(account))
     except desk.DeskNotFound as exc:
-        return _error(str(exc), 404)
+        return json_error(str(exc), 404)
     except desk.DeskError as exc:
-        return _error(str(exc), 409)
+        return json_error(str(exc), 409)
     return await _after_change(request, view)
 
 
@@ -284,7 +292,7 @@ async def transfer(request: web.Request) -> web.StreamResponse:
     """POST /api/handovers/{id}/transfer {"to": username}: give it to another agent."""
     target = text_field(await json_body(request), "to", MAX_USERNAME_CHARS, "坐席用户名")
     if target is None or not target.strip():
-        return _error("请选择要转给的坐席", 400)
+        return json_error("请选择要转给的坐席", 400)
     return await _desk_step(request, desk.transfer, target)
 
 
@@ -300,17 +308,17 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
     account = current_account(request)
     assert account is not None
     uows, handover_id = request.app[UOWS], _handover_id(request)
-    view = await _in_thread(desk.get_handover, uows, handover_id)
+    view = await in_thread(desk.get_handover, uows, handover_id)
     if view is None:
-        return _error("没有这个转人工会话", 404)
+        return json_error("没有这个转人工会话", 404)
     if view.status != "taken" or (view.assigned_to != account.username
                                   and not _is_supervisor(account)):
-        return _error("只能交还您正在处理的会话", 409)
+        return json_error("只能交还您正在处理的会话", 409)
     try:
         await request.app[RASA].resume(view.sender_id)
     except RasaUnavailable as exc:
         logger.error("hand back of hand-over %s failed: %s", handover_id, exc)
-        return _error("机器人服务暂时连不上，会话仍由您处理，请稍后再交还", 503)
+        return json_error("机器人服务暂时连不上，会话仍由您处理，请稍后再交还", 503)
     return await _desk_step(request, desk.hand_back)
 
 
@@ -380,14 +388,14 @@ def _store_part(uows: Any, rules: Any, stuck_hours: float, sender_id: str,
                 mail_number: str | None, now: datetime) -> dict[str, Any]:
     """What the store knows for the conversation (runs in a worker thread)."""
     mail = services.lookup_mail(uows, mail_number, now, stuck_hours) if mail_number else None
-    facts = wo.mail_facts(uows, mail_number) if mail_number else None
+    facts = mail_facts(uows, mail_number) if mail_number else None
     orders = {o.number: o for o in wo.find_work_orders(uows, rules, now, sender_id=sender_id)}
     if mail_number:
         for order in wo.find_work_orders(uows, rules, now, mail_number=mail_number):
             orders.setdefault(order.number, order)
     ordered = sorted(orders.values(), key=lambda o: o.opened_at, reverse=True)
     open_orders = [o for o in ordered if o.is_open]
-    followup = (wo.draft_for_order(uows, rules, open_orders[0].number, now).drafts.feedback
+    followup = (draft_for_order(uows, rules, open_orders[0].number, now).drafts.feedback
                 if open_orders else None)
     return {"mail": mail, "facts": facts, "orders": ordered, "followup": followup}
 
@@ -401,7 +409,7 @@ def _mail_json(mail: services.MailStatus | None, facts: Any,
         known = {c.value for c in StatusCode}
         for e in reversed(facts.trail):  # newest first
             status = StatusCode(e.status_code).label if e.status_code in known else e.status_code
-            trail.append({"at": _iso(e.occurred_at), "place": e.place, "unit": e.unit,
+            trail.append({"at": iso_local(e.occurred_at), "place": e.place, "unit": e.unit,
                           "status": status, "description": shown_text(account, e.description)})
     signed = mail.signed_by_masked
     if facts is not None and facts.signed_by and sees_personal_data(account):
@@ -416,7 +424,7 @@ def _mail_json(mail: services.MailStatus | None, facts: Any,
 def _order_json(order: wo.WorkOrderView, account: AccountView) -> dict[str, Any]:
     return {"number": order.number, "channel": order.channel.label,
             "category": order.category.label, "status": order.status.label,
-            "priority": order.priority.label, "deadline": _iso(order.deadline),
+            "priority": order.priority.label, "deadline": iso_local(order.deadline),
             "overdue": order.overdue, "open": order.is_open,
             "phone": shown_phone(account, order.customer_phone),
             "description": shown_text(account, order.description)}
@@ -427,7 +435,7 @@ def _reply_json(reply: desk.ReplyView, account: AccountView) -> dict[str, Any]:
             "decision": reply.decision, "edit_distance": reply.edit_distance,
             "suggested": shown_text(account, reply.suggested_text),
             "final": shown_text(account, reply.final_text), "delivery": reply.delivery,
-            "delivery_error": reply.delivery_error, "at": _iso(reply.created_at)}
+            "delivery_error": reply.delivery_error, "at": iso_local(reply.created_at)}
 
 
 async def conversation_state(request: web.Request, handover_id: int) -> dict[str, Any]:
@@ -438,8 +446,8 @@ async def conversation_state(request: web.Request, handover_id: int) -> dict[str
     """
     account = current_account(request)
     assert account is not None
-    uows, settings = request.app[UOWS], _settings(request.app)
-    view = await _in_thread(desk.get_handover, uows, handover_id)
+    uows, settings = request.app[UOWS], keys.settings(request)
+    view = await in_thread(desk.get_handover, uows, handover_id)
     if view is None:
         raise web.HTTPNotFound()
     rasa_error = None
@@ -448,17 +456,17 @@ async def conversation_state(request: web.Request, handover_id: int) -> dict[str
     except RasaUnavailable as exc:
         logger.warning("conversation %s shown without its history: %s", handover_id, exc)
         tracker, rasa_error = {}, "机器人服务暂时连不上，会话记录暂时无法显示"
-    now = local_now()
-    store = await _in_thread(_store_part, uows, request.app[_RULES], settings.stuck_hours, view.sender_id,
-                             mail_number_of(tracker), now)
-    replies = await _in_thread(desk.replies_for, uows, handover_id)
-    events = await _in_thread(desk.handover_events, uows, handover_id)
+    now = keys.now(request)
+    store = await in_thread(_store_part, uows, request.app[POLICY], settings.stuck_hours,
+                            view.sender_id, mail_number_of(tracker), now)
+    replies = await in_thread(desk.replies_for, uows, handover_id)
+    events = await in_thread(desk.handover_events, uows, handover_id)
     mine = view.status == "taken" and view.assigned_to == account.username
     greeted = any(r.agent == account.username and r.final_text for r in replies)
     drafts = (suggest(latest_message(tracker), store["mail"], store["orders"], store["followup"],
                       account.display_name, greeted) if mine else [])
     return {
-        "server_time": _iso(now),
+        "server_time": iso_local(now),
         "handover": queue_entry(view, account),
         "paused": bool(tracker.get("paused")),
         "rasa_error": rasa_error,
@@ -467,35 +475,29 @@ async def conversation_state(request: web.Request, handover_id: int) -> dict[str
         "orders": [_order_json(o, account) for o in store["orders"]],
         "suggestions": [asdict(d) | {"text": shown_text(account, d.text)} for d in drafts],
         "replies": [_reply_json(r, account) for r in replies],
-        "events": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+        "events": [{"at": iso_local(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                    for e in events],
-        "intents": list(_intents()) if mine else [],
+        "intents": list(request.app[VOCABULARY].intents) if mine else [],
     }
-
-
-def _intents() -> tuple[str, ...]:
-    from bot.trainer.inbox import domain_vocabulary
-
-    return domain_vocabulary().intents
 
 
 @require_role(*_DESK_ROLES)
 async def conversation_page(request: web.Request) -> web.StreamResponse:
     """GET /conversations/{id}: the page (filled and kept live by conversation.js)."""
     handover_id = _handover_id(request)
-    view = await _in_thread(desk.get_handover, request.app[UOWS], handover_id)
+    view = await in_thread(desk.get_handover, request.app[UOWS], handover_id)
     if view is None:
         raise web.HTTPNotFound()
     return render(request, "conversation.html", {
         "handover_id": handover_id, "agents": await _agents(request),
-        "server_time": _iso(local_now())})
+        "server_time": iso_local(keys.now(request))})
 
 
 @require_role(*_DESK_ROLES)
 async def api_conversation(request: web.Request) -> web.StreamResponse:
     """GET /api/conversations/{id}: the conversation state as JSON."""
     state = await conversation_state(request, _handover_id(request))
-    return web.json_response(state, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return json_ok(state)
 
 
 @require_role(*_DESK_ROLES)
@@ -527,21 +529,21 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     assert account is not None
     handover_id = _handover_id(request)
     body = await json_body(request)
-    fields = {
-        "request_key": text_field(body, "request_key", desk.MAX_REQUEST_KEY_CHARS, "请求编号"),
-        "suggestion_kind": text_field(body, "suggestion_kind", MAX_KIND_CHARS, "建议类型"),
-        "suggested_text": text_field(body, "suggested_text", MAX_SUGGESTED_CHARS, "建议内容"),
-        "final_text": text_field(body, "final_text", desk.MAX_REPLY_CHARS, "回复内容"),
-    }
-    uows = request.app[UOWS]
+    # A missing key is refused by record_reply (缺少请求编号), like an empty one.
+    request_key = text_field(body, "request_key", desk.MAX_REQUEST_KEY_CHARS, "请求编号") or ""
+    kind = text_field(body, "suggestion_kind", MAX_KIND_CHARS, "建议类型")
+    suggested = text_field(body, "suggested_text", MAX_SUGGESTED_CHARS, "建议内容")
+    final = text_field(body, "final_text", desk.MAX_REPLY_CHARS, "回复内容")
+    uows, now = request.app[UOWS], keys.now(request)
     try:
-        reply, created = await _in_thread(
+        reply, created = await in_thread(
             lambda: desk.record_reply(uows, handover_id=handover_id, agent=account.username,
-                                      now=local_now(), **fields))
+                                      request_key=request_key, suggestion_kind=kind,
+                                      suggested_text=suggested, final_text=final, now=now))
     except desk.DeskNotFound as exc:
-        return _error(str(exc), 404)
+        return json_error(str(exc), 404)
     except desk.DeskError as exc:
-        return _error(str(exc), 409)
+        return json_error(str(exc), 409)
     retry = not created and reply.final_text and reply.delivery == desk.Delivery.FAILED.value
     if reply.final_text and (created or retry):
         reply = await _deliver(request, reply, log_to_tracker=created)
@@ -558,8 +560,6 @@ async def post_correction(request: web.Request) -> web.StreamResponse:
     tracker, not taken from the request. Anyone else is refused (403), before the tracker is
     read; an admin, like a supervisor at the desk, may correct any conversation.
     """
-    from bot.trainer.inbox import TrainerError, record_correction
-
     account = current_account(request)
     assert account is not None
     handover_id = _handover_id(request)
@@ -567,31 +567,31 @@ async def post_correction(request: web.Request) -> web.StreamResponse:
     ts = body.get("ts")
     intent = text_field(body, "intent", MAX_INTENT_CHARS, "意图")
     if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not intent:
-        return _error("请选择消息和正确的意图", 400)
+        return json_error("请选择消息和正确的意图", 400)
     try:
-        view = await _in_thread(desk.holder_view, request.app[UOWS], handover_id,
+        view = await in_thread(desk.holder_view, request.app[UOWS], handover_id,
                                 account.username, _is_supervisor(account))
     except desk.DeskNotFound:
-        return _error("没有这个转人工会话", 404)
+        return json_error("没有这个转人工会话", 404)
     except desk.DeskForbidden:
-        return _error("只有接入这个会话的坐席可以纠正机器人的理解", 403)
+        return json_error("只有接入这个会话的坐席可以纠正机器人的理解", 403)
     try:
         tracker = await request.app[RASA].tracker(view.sender_id)
     except RasaUnavailable:
-        return _error("机器人服务暂时连不上，请稍后再纠正", 503)
+        return json_error("机器人服务暂时连不上，请稍后再纠正", 503)
     event = next((e for e in tracker.get("events") or []
                   if e.get("event") == "user" and e.get("timestamp") == ts), None)
     if event is None:
-        return _error("这个会话里没有这条客户消息", 404)
+        return json_error("这个会话里没有这条客户消息", 404)
     parse = (event.get("parse_data") or {}).get("intent") or {}
     try:
-        candidate = await _in_thread(
+        candidate = await in_thread(
             lambda: record_correction(
                 request.app[UOWS], view.sender_id, view.channel, event.get("text") or "",
                 datetime.fromtimestamp(ts, TIMEZONE).replace(tzinfo=None), parse.get("name"),
                 parse.get("confidence"), intent, account.username))
     except TrainerError as exc:
-        return _error(str(exc), 400)
+        return json_error(str(exc), 400)
     return web.json_response({"candidate": candidate.id, "intent": intent}, status=201)
 
 
@@ -608,18 +608,15 @@ async def _deliver(request: web.Request, reply: desk.ReplyView,
     outcome = await request.app[DELIVERER].deliver(reply)
     if outcome.queued:
         return reply
-    return await _in_thread(desk.mark_delivery, uows, reply.id, outcome.sent, outcome.error,
-                            local_now())
+    return await in_thread(desk.mark_delivery, uows, reply.id, outcome.sent, outcome.error,
+                           keys.now(request))
 
 
 # --- wiring ----------------------------------------------------------------------------------
 
 
 async def _desk_context(app: web.Application) -> AsyncIterator[None]:
-    from bot.workorders.policy import policy_from_settings
-
-    settings = _settings(app)
-    app[_RULES] = policy_from_settings(settings)
+    settings = app[SETTINGS]
     if RASA not in app:
         app[RASA] = RasaClient(settings.rasa_url, settings.rasa_token)
     if DELIVERER not in app:
@@ -639,7 +636,8 @@ def setup_routes(app: web.Application) -> None:
     """The queue and conversation routes, and the clients they use."""
     app[CLOSING] = asyncio.Event()
     app.cleanup_ctx.append(_desk_context)
-    app.on_shutdown.append(_on_shutdown)
+    # aiohttp 3.9 types its signals for the aiosignal before 1.4 (a handler is fine at runtime).
+    app.on_shutdown.append(_on_shutdown)  # type: ignore[arg-type]
     app.router.add_get("/queue", queue_page, name="queue")
     app.router.add_get("/api/queue", api_queue)
     app.router.add_get("/api/queue/stream", queue_stream)

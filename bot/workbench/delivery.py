@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.channels import senders, wechat_protocol as wp
+from bot.channels import senders
 from bot.channels.wechat_api import WeChatClient, WindowClosed
+from bot.channels.wechat_splitting import split_for_wechat
 from bot.config import Settings
 from bot.store.desk import ReplyView
 from bot.text.masking import mask_text
@@ -45,6 +46,7 @@ class Deliverer:
         return self._wechat
 
     async def close(self) -> None:
+        """Close the WeChat client's HTTP session, if one was opened (on cleanup)."""
         if self._wechat is not None:
             await self._wechat.close()
 
@@ -62,7 +64,7 @@ class Deliverer:
                          reply.id, mask_text(reply.sender_id))
             return Outcome(False, error="这个会话不是微信会话，无法通过微信发送")
         try:
-            await self._client().send_texts(openid, wp.split_for_wechat([text]),
+            await self._client().send_texts(openid, split_for_wechat([text]),
                                             key_prefix=reply.request_key)
         except WindowClosed as exc:
             logger.warning("agent reply %s not delivered to %s: window closed (%s)",

@@ -9,11 +9,11 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.store.accounts import Role
-from bot.trainer.registry import REGISTRY, Registry
+from bot.trainer.registry import Registry
 from bot.workbench.auth import require_role
-from bot.workbench.views import _in_thread, render
+from bot.workbench.keys import MODEL_REGISTRY, in_thread, settings
+from bot.workbench.views import render
 
-REGISTRY_KEY = web.AppKey("postdesk.model_registry", Registry)
 STATUS_LABELS = {"deployed": "在用", "retired": "已下线", "refused": "未通过评测",
                  "candidate": "待上线"}
 
@@ -21,8 +21,8 @@ STATUS_LABELS = {"deployed": "在用", "retired": "已下线", "refused": "未�
 @require_role(Role.TRAINER, Role.SUPERVISOR)
 async def models_page(request: web.Request) -> web.StreamResponse:
     """GET /trainer/models: the registry, newest first."""
-    registry = request.app.get(REGISTRY_KEY) or Registry(REGISTRY)
-    records = await _in_thread(registry.all)
+    registry = request.app.get(MODEL_REGISTRY) or Registry(settings(request).model_registry)
+    records = await in_thread(registry.all)
     rows = [{
         "id": r.id, "file": Path(r.file).name, "status": r.status,
         "status_label": STATUS_LABELS.get(r.status, r.status),

@@ -32,24 +32,22 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.config import TIMEZONE, Settings, local_now
 from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role
 from bot.store.models import WorkOrder, as_store_time
 from bot.store.status import Category, Channel, Priority, WorkOrderStatus
 from bot.store.uow import UowFactory
+from bot.text.dates import iso_local
 from bot.text.masking import mask_name, mask_signer
-from bot.workbench.auth import UOWS, current_account, redirect, require_role
+from bot.workbench import keys
+from bot.workbench.auth import current_account, redirect, require_role
+from bot.workbench.keys import POLICY, UOWS, in_thread
 from bot.workbench.privacy import sees_personal_data, shown_phone, shown_text
-from bot.workbench.views import _in_thread, render
-from bot.workorders.policy import DeadlinePolicy, policy_from_settings
+from bot.workbench.views import render
+from bot.workorders.followup import OrderFollowup, draft_for_order, mail_facts
+from bot.workorders.policy import DeadlinePolicy
 from bot.workorders.responsibility import Confidence, MailFacts, status_label
 from bot.workorders.responsibility import Role as BlameRole
-
-# The deadline policy (loaded from the settings on startup unless a test set one).
-POLICY = web.AppKey("postdesk.orders.policy", DeadlinePolicy)
-# What "now" is for the work-order pages (Beijing time, naive); tests pin it.
-CLOCK = web.AppKey("postdesk.orders.clock", Callable[[], datetime])
 
 LIST_LIMIT = 200
 SUMMARY_CHARS = 40
@@ -90,23 +88,8 @@ DONE_MESSAGES: dict[str, str] = {
 }
 
 
-def _settings(app: web.Application) -> Settings:
-    from bot.workbench.app import SETTINGS  # app.py imports this module
-
-    return app[SETTINGS]
-
-
-async def _load_policy(app: web.Application) -> None:
-    if POLICY not in app:
-        app[POLICY] = policy_from_settings(_settings(app))
-
-
 def _policy(request: web.Request) -> DeadlinePolicy:
     return request.app[POLICY]
-
-
-def _now(request: web.Request) -> datetime:
-    return request.app[CLOCK]()
 
 
 def _account(request: web.Request) -> AccountView:
@@ -130,7 +113,9 @@ def staff(account: AccountView) -> wo.Staff:
 
 def iso(moment: datetime) -> str:
     """A store time (naive Beijing time) as ISO 8601 with its offset, for scripts."""
-    return moment.replace(tzinfo=TIMEZONE).isoformat()
+    text = iso_local(moment)
+    assert text is not None
+    return text
 
 
 def when(moment: datetime | None) -> str:
@@ -197,6 +182,7 @@ class OrderRow:
 
     @property
     def is_open(self) -> bool:
+        """Not closed yet (open orders sort before closed ones)."""
         return self.status is not S.CLOSED
 
 
@@ -249,6 +235,7 @@ class OrderFilters:
 
     @property
     def active(self) -> bool:
+        """Whether any filter is set (the page then offers to clear them)."""
         return self != OrderFilters()
 
 
@@ -299,8 +286,8 @@ def _row_context(account: AccountView, row: OrderRow, now: datetime) -> dict[str
 
 async def _list(request: web.Request) -> tuple[OrderFilters, OrderList, datetime]:
     filters = OrderFilters.from_query(request.query)
-    now = _now(request)
-    found = await _in_thread(filtered_orders, request.app[UOWS], now, filters, LIST_LIMIT)
+    now = keys.now(request)
+    found = await in_thread(filtered_orders, request.app[UOWS], now, filters, LIST_LIMIT)
     return filters, found, now
 
 
@@ -359,15 +346,16 @@ async def orders_api(request: web.Request) -> web.StreamResponse:
 class OrderDetail:
     """Everything the detail page shows: the order with its history, drafts and mail trail."""
 
-    followup: wo.OrderFollowup
+    followup: OrderFollowup
     mail: MailFacts | None
 
 
-def order_detail(uows: UowFactory, rules: DeadlinePolicy, number: str, now: datetime) -> OrderDetail:
+def order_detail(uows: UowFactory, rules: DeadlinePolicy, number: str,
+                 now: datetime) -> OrderDetail:
     """The order with its suggestion, drafts and mail (raises `WorkOrderNotFound`)."""
-    followup = wo.draft_for_order(uows, rules, number, now)
+    followup = draft_for_order(uows, rules, number, now)
     mail_number = followup.order.mail_number
-    return OrderDetail(followup, wo.mail_facts(uows, mail_number) if mail_number else None)
+    return OrderDetail(followup, mail_facts(uows, mail_number) if mail_number else None)
 
 
 def _allowed(order: wo.WorkOrderView, account: AccountView) -> dict[str, bool]:
@@ -466,9 +454,9 @@ def _not_found(request: web.Request, number: str) -> web.Response:
 async def _detail_page(request: web.Request, number: str, *, status: int = 200,
                        error: str | None = None, failed: str | None = None,
                        values: Mapping[str, str] | None = None) -> web.Response:
-    now = _now(request)
+    now = keys.now(request)
     try:
-        detail = await _in_thread(order_detail, request.app[UOWS], _policy(request), number, now)
+        detail = await in_thread(order_detail, request.app[UOWS], _policy(request), number, now)
     except wo.WorkOrderNotFound:
         return _not_found(request, number)
     context = _detail_context(_account(request), detail, now)
@@ -539,8 +527,8 @@ async def _perform(request: web.Request, done: str, service: Callable[..., wo.Wo
     if too_long is not None:
         return await _refuse(request, number, done, 400, too_long)
     try:
-        view = await _in_thread(service, request.app[UOWS], _policy(request), number,
-                                _now(request), staff(_account(request)), *args)
+        view = await in_thread(service, request.app[UOWS], _policy(request), number,
+                                keys.now(request), staff(_account(request)), *args)
     except wo.WorkOrderNotFound:
         return _not_found(request, number)
     except wo.WorkOrderForbidden as exc:
@@ -600,10 +588,7 @@ async def reopen(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    """The work-order routes; the deadline policy is loaded from the settings on startup."""
-    if CLOCK not in app:
-        app[CLOCK] = local_now
-    app.on_startup.append(_load_policy)
+    """The work-order routes (the deadline policy is the app's, `keys.POLICY`)."""
     app.router.add_get("/orders", orders_page, name="orders")
     app.router.add_get("/api/orders", orders_api, name="api_orders")
     app.router.add_get("/orders/{number}", order_page, name="order")

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.channels import senders
-from bot.server import TOKEN_HEADER
+from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class RasaClient:
         return self._session
 
     async def close(self) -> None:
+        """Close the HTTP session, if one was opened (on cleanup)."""
         if self._session is not None:
             await self._session.close()
 

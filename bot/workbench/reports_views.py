@@ -28,25 +28,18 @@ from bot.reports.periods import Month, percent
 from bot.reports.wecom import WeComError, WeComRobot, mask_webhook, webhook_from_env
 from bot.reports.xlsx import filename, workbook_bytes
 from bot.store.accounts import Role
-from bot.workbench.auth import UOWS, require_role
-from bot.workbench.orders import CLOCK
-from bot.workbench.views import _in_thread, render
+from bot.workbench import keys
+from bot.workbench.auth import require_role
+from bot.workbench.keys import UOWS, WEBHOOK, in_thread
+from bot.workbench.views import render
 
-# The WeCom group robot's webhook URL ("" = not configured; read from the environment).
-WEBHOOK = web.AppKey("postdesk.reports.webhook", str)
 # Monthly reports computed in the last minute, by (month, minute): the page and its charts.
 _CACHE = web.AppKey("postdesk.reports.cache", dict)
 _CACHE_SIZE = 8
 
 
-def _now(request: web.Request) -> datetime:
-    return request.app[CLOCK]()
-
-
-def _thresholds(app: web.Application) -> DailyThresholds:
-    from bot.workbench.app import SETTINGS  # app.py imports this module
-
-    return DailyThresholds.from_settings(app[SETTINGS])
+def _thresholds(request: web.Request) -> DailyThresholds:
+    return DailyThresholds.from_settings(keys.settings(request))
 
 
 def _day(value: str | None, now: datetime) -> tuple[date, str | None]:
@@ -126,12 +119,12 @@ def _shown(table: Table) -> ShownTable:
 async def _page(request: web.Request, *, day_value: str | None, month_value: str | None,
                 send_result: str | None = None, send_failed: bool = False,
                 status: int = 200) -> web.Response:
-    now = _now(request)
+    now = keys.now(request)
     day, day_error = _day(day_value, now)
     month, month_error = _month(month_value, now)
-    text = await _in_thread(daily_text, request.app[UOWS], day, now,
-                            _thresholds(request.app))
-    report = await _in_thread(_monthly, request.app, month, now)
+    text = await in_thread(daily_text, request.app[UOWS], day, now,
+                            _thresholds(request))
+    report = await in_thread(_monthly, request.app, month, now)
     webhook = request.app[WEBHOOK]
     return render(request, "supervisor.html", {
         "day": day, "today": now.date(), "month": str(month), "month_label": month.label,
@@ -169,12 +162,12 @@ async def send_daily(request: web.Request) -> web.StreamResponse:
         return await _page(request, day_value=day_value, month_value=month_value,
                            send_result="没有配置企业微信群机器人（WECOM_ROBOT_WEBHOOK），无法发送。",
                            send_failed=True, status=409)
-    now = _now(request)
+    now = keys.now(request)
     day, error = _day(day_value, now)
     if error:
         return await _page(request, day_value=None, month_value=month_value,
                            send_result=f"没有发送：{error}", send_failed=True, status=400)
-    text = await _in_thread(daily_text, request.app[UOWS], day, now, _thresholds(request.app))
+    text = await in_thread(daily_text, request.app[UOWS], day, now, _thresholds(request))
     try:
         result = await WeComRobot(webhook).send_report(text)
     except WeComError as exc:
@@ -187,7 +180,7 @@ async def send_daily(request: web.Request) -> web.StreamResponse:
 
 
 def _month_or_404(request: web.Request) -> Month:
-    month, error = _month(request.query.get("month"), _now(request))
+    month, error = _month(request.query.get("month"), keys.now(request))
     if error:
         raise web.HTTPNotFound(text=error)
     return month
@@ -200,9 +193,9 @@ async def chart(request: web.Request) -> web.StreamResponse:
     if name not in CHARTS:
         raise web.HTTPNotFound(text="没有这个图表")
     month = _month_or_404(request)
-    report = await _in_thread(_monthly, request.app, month, _now(request))
+    report = await in_thread(_monthly, request.app, month, keys.now(request))
     try:
-        png = await _in_thread(render_chart, report, name)
+        png = await in_thread(render_chart, report, name)
     except ChartFontError as exc:
         raise web.HTTPServiceUnavailable(text=str(exc)) from None
     return web.Response(body=png, content_type="image/png")
@@ -212,15 +205,16 @@ async def chart(request: web.Request) -> web.StreamResponse:
 async def monthly_xlsx(request: web.Request) -> web.StreamResponse:
     """GET /supervisor/monthly.xlsx?month=YYYY-MM: the month's workbook, as a download."""
     month = _month_or_404(request)
-    report = await _in_thread(_monthly, request.app, month, _now(request))
-    body = await _in_thread(workbook_bytes, report)
+    report = await in_thread(_monthly, request.app, month, keys.now(request))
+    body = await in_thread(workbook_bytes, report)
     return web.Response(
         body=body,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename(report)}"'})
 
 
-def setup_routes(app: web.Application, environ: Callable[[], str | None] = webhook_from_env) -> None:
+def setup_routes(app: web.Application,
+                 environ: Callable[[], str | None] = webhook_from_env) -> None:
     """The supervisors' routes; the webhook is read from the environment unless set."""
     if WEBHOOK not in app:
         app[WEBHOOK] = environ() or ""

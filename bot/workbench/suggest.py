@@ -11,12 +11,12 @@ acknowledgement names an order only when one exists. Phones in drafts are masked
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Sequence
 
 from bot.store.services import MailStatus
 from bot.store.status import StatusCode
 from bot.store.workorders import WorkOrderView
+from bot.text.dates import customer_moment
 
 MAX_SUGGESTIONS = 3
 
@@ -55,17 +55,14 @@ class LatestMessage:
     entities: tuple[dict, ...] = ()
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment.month}月{moment.day}日{moment:%H:%M}"
-
-
 def status_answer(mail: MailStatus) -> Suggestion:
     """Where the mail is, from its newest scan, and what happens next."""
     parts = [f"您好，您的{mail.product}邮件 {mail.number} 目前的状态是“{mail.status_label}”。"]
     if mail.last_events:
         latest = mail.last_events[0]
         where = latest.place or latest.unit
-        parts.append(f"最新记录：{_when(latest.occurred_at)} {where} {latest.description}。")
+        when = customer_moment(latest.occurred_at)
+        parts.append(f"最新记录：{when} {where} {latest.description}。")
     if mail.status_code is StatusCode.DELIVERED:
         signer = f"，签收人{mail.signed_by_masked}" if mail.signed_by_masked else ""
         parts.append(f"系统显示已经妥投{signer}。如果您没有收到，我马上帮您联系投递员核实。")
@@ -84,7 +81,7 @@ def status_answer(mail: MailStatus) -> Suggestion:
 def acknowledgement(order: WorkOrderView) -> Suggestion:
     """Sorry, the order number, and by when the customer hears back."""
     text = (f"非常抱歉给您添麻烦了。您反映的问题已经登记为工单{order.number}"
-            f"（{order.category.label}），我们会在{_when(order.deadline)}前给您答复，"
+            f"（{order.category.label}），我们会在{customer_moment(order.deadline)}前给您答复，"
             "处理有进展我会第一时间告诉您。")
     return Suggestion("acknowledgement", f"投诉受理 · {order.number}", text)
 

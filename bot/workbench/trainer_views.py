@@ -9,10 +9,12 @@
 
 A candidate id that is not a positive integer within the store's range is a 404; a JSON body
 too large or too deep, an intent over `MAX_INTENT_CHARS` or more than `MAX_ENTITY_SPANS`
-spans, a 400 (`bot.workbench.views.json_body`).
+spans, a 400 (`bot.workbench.keys.json_body`). The intents and entities offered are the
+domain's, read once on startup (`keys.VOCABULARY`).
 
 Trainers see what customers wrote with phones, ID numbers, e-mails, street addresses and names
-masked, every character in its place, so the offsets of an entity marked on the page are the offsets in the stored text.
+masked, every character in its place, so the offsets of an entity marked on the page are the
+offsets in the stored text.
 """
 from __future__ import annotations
 
@@ -27,20 +29,25 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config import TIMEZONE, Settings, local_now
 from bot.store.accounts import Role
+from bot.text.dates import iso_local
 from bot.trainer import export as exporter
 from bot.trainer import inbox
-from bot.workbench.auth import UOWS, current_account, require_role
-from bot.workbench.views import (
+from bot.workbench import keys
+from bot.workbench.auth import current_account, require_role
+from bot.workbench.keys import (
+    TRAINER_PATHS,
+    UOWS,
+    VOCABULARY,
     BadInput,
-    _in_thread,
+    in_thread,
     json_body,
     json_error,
+    json_ok,
     path_id,
-    render,
     text_field,
 )
+from bot.workbench.views import render
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,8 @@ PAGE_LIMIT = 200
 MAX_INTENT_CHARS = 64
 MAX_ENTITY_SPANS = 50
 
-# 中文 names of the intents (../shared/nlu-taxonomy.md), shown next to the intent names.
+# The Chinese names of the intents (the NLU taxonomy's 中文 column), shown next to the names;
+# which intents there are is the domain's business (`keys.VOCABULARY`), not this table's.
 INTENT_LABELS = {
     "greet": "问候", "goodbye": "告别", "thank": "感谢", "affirm": "肯定", "deny": "否定",
     "bot_challenge": "问是否机器人", "request_human": "转人工", "inform": "提供信息",
@@ -61,7 +69,8 @@ INTENT_LABELS = {
     "escalate_complaint": "升级/申诉", "change_delivery": "改派", "return_intercept": "退回/拦截",
     "schedule_pickup": "预约寄件", "urge_pickup": "催揽收", "ask_fee": "资费咨询",
     "ask_delivery_time": "时效咨询", "claim_compensation": "理赔/赔偿",
-    "ask_prohibited_items": "禁寄/限寄", "ask_outlet": "网点/营业时间", "collect_parcel": "取件方式",
+    "ask_prohibited_items": "禁寄/限寄", "ask_outlet": "网点/营业时间",
+    "collect_parcel": "取件方式",
     "satisfied": "满意", "unsatisfied": "不满意/未解决", "out_of_scope": "无关",
 }
 ENTITY_LABELS = {
@@ -91,9 +100,11 @@ class Collector:
         self._lock: asyncio.Lock | None = None
 
     def due(self) -> bool:
+        """Whether `interval` has passed since the last run (or there was none)."""
         return self.last_run is None or time.monotonic() - self.last_run >= self.interval
 
-    async def maybe_run(self, app: web.Application) -> None:
+    async def maybe_run(self, app: web.Application, now: datetime) -> None:
+        """Collect the messages of the `COLLECT_WINDOW` before `now`, unless done lately."""
         if not self.due():
             return
         if self._lock is None:
@@ -101,10 +112,9 @@ class Collector:
         async with self._lock:
             if not self.due():  # another request collected while this one waited
                 return
-            settings = _settings(app)
-            now = local_now()
+            settings = app[keys.SETTINGS]
             try:
-                self.last_result = await _in_thread(
+                self.last_result = await in_thread(
                     inbox.collect, app[UOWS], settings.tracker_store_url, now - COLLECT_WINDOW,
                     now)
                 self.last_error = None
@@ -114,19 +124,8 @@ class Collector:
             self.last_run = time.monotonic()
 
 
-TRAINER_PATHS = web.AppKey("postdesk.trainer_paths", TrainerPaths)
 COLLECTOR = web.AppKey("postdesk.trainer_collector", Collector)
 _EXPORT_LOCK = web.AppKey("postdesk.trainer_export_lock", dict)
-
-
-def _settings(app: web.Application) -> Settings:
-    from bot.workbench.app import SETTINGS
-
-    return app[SETTINGS]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.replace(tzinfo=TIMEZONE).isoformat() if moment is not None else None
 
 
 def _spans_for_page(spans: list[inbox.Span], text: str,
@@ -149,7 +148,7 @@ def candidate_json(view: inbox.CandidateView, vocabulary: inbox.Vocabulary) -> d
     return {
         "id": view.id, "text": inbox.review_text(view.text), "channel": view.channel,
         "channel_label": CHANNEL_LABELS.get(view.channel, view.channel),
-        "received_at": _iso(view.received_at),
+        "received_at": iso_local(view.received_at),
         "received_label": f"{view.received_at:%Y-%m-%d %H:%M}",
         "reason": view.reason, "reason_label": view.reason_label,
         "predicted_intent": view.predicted_intent,
@@ -178,11 +177,13 @@ class Filters:
 
     @property
     def active(self) -> bool:
+        """Whether any filter differs from the default (new candidates, nothing else)."""
         return any((self.status != inbox.CandidateStatus.NEW.value, self.reason, self.intent,
                     self.channel, self.min_confidence is not None,
                     self.max_confidence is not None, self.date_from, self.date_to))
 
     def query(self) -> dict[str, Any]:
+        """The filters as keyword arguments of `inbox.list_candidates` (unset ones None)."""
         return {"status": self.status or None, "reason": self.reason or None,
                 "intent": self.intent or None, "channel": self.channel or None,
                 "min_confidence": self.min_confidence, "max_confidence": self.max_confidence,
@@ -233,7 +234,7 @@ def parse_filters(query: Any, vocabulary: inbox.Vocabulary) -> tuple[Filters, li
 
 
 def _vocabulary(app: web.Application) -> inbox.Vocabulary:
-    return inbox.domain_vocabulary(app[TRAINER_PATHS].domain_path)
+    return app[VOCABULARY]
 
 
 @require_role(Role.TRAINER)
@@ -241,14 +242,14 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     """GET /trainer/inbox: the candidates matching the filters (collects new ones first)."""
     app = request.app
     collector = app[COLLECTOR]
-    await collector.maybe_run(app)
+    await collector.maybe_run(app, keys.now(request))
     vocabulary = _vocabulary(app)
     filters, errors = parse_filters(request.query, vocabulary)
     uows = app[UOWS]
-    views = await _in_thread(lambda: inbox.list_candidates(uows, limit=PAGE_LIMIT,
+    views = await in_thread(lambda: inbox.list_candidates(uows, limit=PAGE_LIMIT,
                                                            **filters.query()))
-    by_status = await _in_thread(inbox.count_by, uows, "status")
-    channels = await _in_thread(inbox.count_by, uows, "channel")
+    by_status = await in_thread(inbox.count_by, uows, "status")
+    channels = await in_thread(inbox.count_by, uows, "channel")
     rows = [candidate_json(v, vocabulary) for v in views]
     for row in rows:
         row["entities_json"] = json.dumps(row["entities"])
@@ -270,10 +271,6 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     })
 
 
-def _ok(payload: dict[str, Any]) -> web.Response:
-    return web.json_response(payload, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
 @require_role(Role.TRAINER)
 async def annotate(request: web.Request) -> web.StreamResponse:
     """POST /api/trainer/candidates/{id}/annotate: store the intent and entity spans."""
@@ -285,16 +282,16 @@ async def annotate(request: web.Request) -> web.StreamResponse:
     entities = body.get("entities", [])
     if isinstance(entities, list) and len(entities) > MAX_ENTITY_SPANS:
         raise BadInput(f"实体标注太多（最多 {MAX_ENTITY_SPANS} 个）")
-    paths = request.app[TRAINER_PATHS]
+    paths, now = request.app[TRAINER_PATHS], keys.now(request)
     try:
-        view = await _in_thread(lambda: inbox.annotate(
-            request.app[UOWS], candidate_id, intent, entities,
-            account.username, local_now(), domain_path=paths.domain_path))
+        view = await in_thread(lambda: inbox.annotate(
+            request.app[UOWS], candidate_id, intent or "", entities,
+            account.username, now, domain_path=paths.domain_path))
     except inbox.CandidateNotFound as exc:
         return json_error(str(exc), 404)
     except inbox.TrainerError as exc:
         return json_error(str(exc), 400)
-    return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
+    return json_ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 
 
 @require_role(Role.TRAINER)
@@ -303,28 +300,28 @@ async def discard(request: web.Request) -> web.StreamResponse:
     account = current_account(request)
     assert account is not None
     try:
-        view = await _in_thread(inbox.discard, request.app[UOWS], path_id(request),
-                                account.username, local_now())
+        view = await in_thread(inbox.discard, request.app[UOWS], path_id(request),
+                               account.username, keys.now(request))
     except inbox.CandidateNotFound as exc:
         return json_error(str(exc), 404)
-    return _ok({"candidate": candidate_json(view, _vocabulary(request.app))})
+    return json_ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 
 
 @require_role(Role.TRAINER)
 async def run_export(request: web.Request) -> web.StreamResponse:
     """POST /api/trainer/export: regenerate the reviewed training files; answer the summary."""
-    paths = request.app[TRAINER_PATHS]
+    paths, now = request.app[TRAINER_PATHS], keys.now(request)
     locks = request.app[_EXPORT_LOCK]
     lock = locks.setdefault("lock", asyncio.Lock())
     async with lock:
         try:
-            result = await _in_thread(lambda: exporter.export(
-                request.app[UOWS], paths.data_dir, paths.heldout_dir, local_now(),
+            result = await in_thread(lambda: exporter.export(
+                request.app[UOWS], paths.data_dir, paths.heldout_dir, now,
                 domain_path=paths.domain_path))
         except (OSError, ValueError) as exc:
             logger.exception("export of the reviewed annotations failed")
             return json_error(f"导出失败：{exc}", 500)
-    return _ok({"export": result.as_dict()})
+    return json_ok({"export": result.as_dict()})
 
 
 def setup_routes(app: web.Application) -> None:

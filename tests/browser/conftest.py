@@ -5,8 +5,9 @@
 * ``browser`` (session): Debian Chromium under Playwright's sync API; ``page`` (per test): a
   page in a fresh context, so no cookies carry over; ``agent_page``: the same, logged in as
   the demo agent.
-* Every test of this directory is marked ``browser``. Without /usr/bin/chromium they are
-  skipped, except under CI=true, where they fail (.ci/run installs the browser).
+* Every test of this directory is marked ``browser`` (those using ``live`` also ``model``,
+  see tests/conftest.py). Without /usr/bin/chromium they are skipped, except under CI=true,
+  where they fail (.ci/run installs the browser).
 * A failing test leaves a screenshot and the page's HTML in the session's temp dir; the
   report names them and the servers' log.
 """
@@ -37,7 +38,6 @@ __all__ = ["Live", "login"]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-MODEL = ROOT / "models" / "postdesk.tar.gz"
 RASA_TOKEN = "browser-test-token"
 # Playwright waits this long for an element or a navigation; the machine may be busy.
 TIMEOUT_MS = 20_000
@@ -124,19 +124,19 @@ def _start(stack: Stack, workbench_port: int, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def live(browser_tmp: Path) -> Iterator[Live]:
+def live(browser_tmp: Path, trained_model: Path) -> Iterator[Live]:
     """The whole product on free loopback ports, with the fake WeChat API behind the channel."""
-    assert MODEL.exists(), "no trained model: run 'make train'"
     database_url = f"sqlite:///{browser_tmp / 'postdesk.db'}"
     # With --demo the store seed also adds the demo workbench accounts (agent, trainer,
     # supervisor, admin).
     seeded = subprocess.run(
-        [sys.executable, "-m", "bot.store", "seed", "--database-url", database_url, "--demo"],
+        [sys.executable, "-m", "bot.workorders", "seed", "--database-url", database_url,
+         "--demo"],
         cwd=ROOT, capture_output=True, text=True)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     log_path = browser_tmp / "servers.log"
     log: IO[str] = open(log_path, "w")
-    stack = Stack(MODEL, RASA_TOKEN, database_url, free_port(), free_port(), log=log,
+    stack = Stack(trained_model, RASA_TOKEN, database_url, free_port(), free_port(), log=log,
                   workdir=browser_tmp)
     workbench_port = free_port()
     try:

@@ -9,16 +9,13 @@ Clients bound to other loopback addresses (127.0.0.2, ...) play other computers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import html
 import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, AsyncIterator, Iterator
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -32,23 +29,21 @@ from bot.store.uow import UowFactory, uow_factory
 from bot.workbench.__main__ import main as workbench_main
 from bot.workbench.app import create_app
 from bot.workbench.auth import (
-    AUTH,
     COOKIE_NAME,
     AuthConfig,
     client_address,
     IDLE_TIMEOUT_S,
-    LOGIN_GUARD,
     LoginGuard,
     SessionStore,
     check_routes,
     public,
 )
+from bot.workbench.keys import AUTH, LOGIN_GUARD
+from tests.workbench.support import Browser, FakeClock
 
 PASSWORD = "password-2026"
 EVIL_USERNAME = "<script>alert(1)</script>"
 EVIL_DISPLAY = "<img src=x onerror=alert(1)>"
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-ALERT = re.compile(r'role="alert">([^<]*)<')
 WRONG = "用户名或密码错误"
 LOCKED = "登录失败次数过多，已暂时锁定。请 15 分钟后再试，或联系管理员解锁。"
 
@@ -56,24 +51,6 @@ LOCKED = "登录失败次数过多，已暂时锁定。请 15 分钟后再试，
 @dataclass(frozen=True)
 class SecureSettings(Settings):
     workbench_secure_cookies: bool = True
-
-
-class FakeClock:
-    """The session store's monotonic seconds and, moving with them, the login guard's time."""
-
-    START = datetime(2026, 11, 27, 9, 0)
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return self.START + timedelta(seconds=self.now - 1000.0)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture(scope="module")
@@ -87,52 +64,6 @@ def store() -> Iterator[UowFactory]:
     create_account(uows, EVIL_USERNAME, PASSWORD, Role.AGENT, EVIL_DISPLAY)
     yield uows
     engine.dispose()
-
-
-class Browser:
-    """A test client with a login helper; `clock` drives the session store."""
-
-    def __init__(self, client: TestClient, clock: FakeClock, sessions: SessionStore) -> None:
-        self.client = client
-        self.clock = clock
-        self.sessions = sessions
-
-    async def csrf_token(self, path: str = "/login") -> str:
-        response = await self.client.get(path)
-        match = CSRF_INPUT.search(await response.text())
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
-
-    async def login(self, username: str, password: str = PASSWORD, next_: str = "/"):
-        token = await self.csrf_token()
-        return await self.client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token,
-                            "next": next_},
-            allow_redirects=False)
-
-    async def attempt(self, username: str, password: str = PASSWORD) -> tuple[int, str, str]:
-        """Log in; the status, the form's message ("" on success) and the Retry-After header."""
-        response = await self.login(username, password)
-        match = ALERT.search(await response.text())
-        return (response.status, html.unescape(match.group(1)) if match else "",
-                response.headers.get("Retry-After", ""))
-
-    def cookie(self) -> str | None:
-        for cookie in getattr(self.client, "session", self.client).cookie_jar:
-            if cookie.key == COOKIE_NAME:
-                return cookie.value
-        return None
-
-    @contextlib.asynccontextmanager
-    async def elsewhere(self, address: str) -> AsyncIterator[Browser]:
-        """Another computer: a client of the same server connecting from `address`."""
-        server = self.client.server
-        async with aiohttp.ClientSession(
-            base_url=str(server.make_url("/")),
-            connector=aiohttp.TCPConnector(local_addr=(address, 0)),
-            cookie_jar=aiohttp.CookieJar(unsafe=True),  # the server is an IP address
-        ) as session:
-            yield Browser(session, self.clock, self.sessions)  # type: ignore[arg-type]
 
 
 def _clear_login_failures(store: UowFactory) -> None:

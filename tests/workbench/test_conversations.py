@@ -10,98 +10,20 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass, replace
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings, local_now
-from bot.store import desk, services
-from bot.store.accounts import Role, create_account
-from bot.store.db import create_schema, make_engine, make_session_factory
-from bot.store.seed import seed_demo_mail
-from bot.store.uow import UowFactory, uow_factory
+from bot.store import desk
+from bot.store.uow import UowFactory
 from bot.workbench.app import create_app
-from bot.workbench.conversations import RASA
-from bot.workbench.rasa_client import RasaUnavailable
+from bot.workbench.keys import RASA
 from tests.channels.fake_wechat import FakeWeChat
-from tests.workbench.support import csrf, post
-
-PASSWORD = "password-2026"
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-PHONE = "13812345678"
-
-
-class FakeRasa:
-    """Trackers in memory; `down` makes every call fail like an unreachable server."""
-
-    def __init__(self) -> None:
-        self.trackers: dict[str, dict[str, Any]] = {}
-        self.down = False
-
-    def _tracker(self, sender: str) -> dict[str, Any]:
-        return self.trackers.setdefault(sender, {"sender_id": sender, "events": [], "slots": {},
-                                                 "paused": False})
-
-    def customer_says(self, sender: str, text: str, intent: str, confidence: float,
-                      entities: list[dict[str, Any]] | None = None) -> None:
-        self._tracker(sender)["events"].append({
-            "event": "user", "text": text, "timestamp": 1764120000.0,
-            "parse_data": {"intent": {"name": intent, "confidence": confidence},
-                           "entities": entities or []}})
-
-    async def tracker(self, sender: str) -> dict[str, Any]:
-        if self.down:
-            raise RasaUnavailable("down")
-        return json.loads(json.dumps(self._tracker(sender)))
-
-    async def append(self, sender: str, events: list[dict[str, Any]]) -> None:
-        if self.down:
-            raise RasaUnavailable("down")
-        tracker = self._tracker(sender)
-        for event in events:
-            if event["event"] in ("pause", "resume"):
-                tracker["paused"] = event["event"] == "pause"
-            tracker["events"].append(dict(event, timestamp=1764120100.0))
-
-    async def pause(self, sender: str) -> None:
-        await self.append(sender, [{"event": "pause"}])
-
-    async def resume(self, sender: str) -> None:
-        await self.append(sender, [{"event": "resume"}])
-
-    async def log_agent_message(self, sender: str, text: str, agent: str, reply_id: int) -> None:
-        await self.append(sender, [{"event": "bot", "text": text,
-                                    "metadata": {"agent": agent, "reply_id": reply_id}}])
-
-    async def close(self) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def accounts_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A SQLite file with the accounts (hashed once: hashing is slow on purpose)."""
-    path = tmp_path_factory.mktemp("desk") / "accounts.db"
-    engine = make_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    uows = uow_factory(make_session_factory(engine))
-    for name, role in [("agent1", Role.AGENT), ("agent2", Role.AGENT),
-                       ("trainer1", Role.TRAINER), ("super1", Role.SUPERVISOR)]:
-        create_account(uows, name, PASSWORD, role, f"{role.label}{name[-1]}号")
-    engine.dispose()
-    yield str(path)
-
-
-@pytest.fixture
-def store(accounts_db: str, tmp_path) -> Iterator[UowFactory]:  # type: ignore[no-untyped-def]
-    path = tmp_path / "desk.db"
-    path.write_bytes(open(accounts_db, "rb").read())
-    engine = make_engine(f"sqlite:///{path}")
-    uows = uow_factory(make_session_factory(engine))
-    seed_demo_mail(uows, local_now())
-    yield uows
-    engine.dispose()
+from tests.workbench.desk_fixtures import accounts_db, store  # noqa: F401  (fixtures)
+from tests.workbench.support import CSRF_INPUT, PASSWORD, PHONE, FakeRasa, csrf, handover, post
 
 
 @dataclass
@@ -141,11 +63,6 @@ async def workbench(store: UowFactory) -> AsyncIterator[Desk]:
             for c in clients.values():
                 await c.close()
             await server.close()
-
-
-def handover(uows: UowFactory, sender: str, text: str, channel: str = "wechat",
-             reason: str = "request_human") -> int:
-    return services.record_handover(uows, sender, channel, reason, text, None, local_now()).id
 
 
 @pytest.mark.asyncio

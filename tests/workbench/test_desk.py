@@ -5,33 +5,24 @@ Every test runs on SQLite and on a real PostgreSQL server (fixtures of tests/sto
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.store import desk, services
-from bot.store.accounts import Account, Role, accounts_in
+from bot.store.accounts import Role
 from bot.store.uow import UowFactory
-
-NOW = datetime(2026, 11, 26, 10, 0)
-
-
-def add_accounts(uows: UowFactory, *names: tuple[str, Role, bool]) -> None:
-    """Accounts straight into the table (no password hashing: these tests never log in)."""
-    with uows() as uow:
-        for name, role, active in names:
-            accounts_in(uow).add(Account(username=name, password_hash="-", role=role.value,
-                                         display_name=name, active=active, created_at=NOW))
-        uow.commit()
+from tests.workbench.support import DESK_NOW as NOW
+from tests.workbench.support import insert_accounts
 
 
 @pytest.fixture
 def queued(uows: UowFactory) -> int:
     """A waiting hand-over of sender wx-1; agents agent1, agent2, a trainer, an inactive agent."""
-    add_accounts(uows, ("agent1", Role.AGENT, True), ("agent2", Role.AGENT, True),
-                 ("trainer1", Role.TRAINER, True), ("gone", Role.AGENT, False))
+    insert_accounts(uows, ("agent1", Role.AGENT, True), ("agent2", Role.AGENT, True),
+                    ("trainer1", Role.TRAINER, True), ("gone", Role.AGENT, False))
     ticket = services.record_handover(uows, "wx-1", "wechat", "request_human", "转人工", None, NOW)
     return ticket.id
 
@@ -182,7 +173,7 @@ def test_only_the_holder_may_reply(uows: UowFactory, queued: int) -> None:
 
 
 def test_the_outbox_hands_each_reply_out_once(uows: UowFactory) -> None:
-    add_accounts(uows, ("agent1", Role.AGENT, True))
+    insert_accounts(uows, ("agent1", Role.AGENT, True))
     handover = services.record_handover(uows, "web-7", "rest", "request_human", "人工", None, NOW).id
     desk.claim(uows, handover, "agent1", NOW)
     for key, text in [("a", "第一条"), ("b", "第二条")]:

@@ -13,9 +13,9 @@ from bot.config import Settings
 from bot.store.uow import UowFactory
 from bot.trainer.registry import DEPLOYED, Registry
 from bot.workbench.app import create_app
-from bot.workbench.models_views import REGISTRY_KEY
-from tests.workbench.test_conversations import PASSWORD, accounts_db, store  # noqa: F401
-from tests.workbench.test_conversations import CSRF_INPUT
+from bot.workbench.keys import MODEL_REGISTRY
+from tests.workbench.desk_fixtures import accounts_db, store  # noqa: F401  (fixtures)
+from tests.workbench.support import CSRF_INPUT, PASSWORD
 
 NOW = datetime(2026, 11, 26, 10, 0)
 
@@ -33,7 +33,7 @@ async def client(store: UowFactory, tmp_path: Path) -> AsyncIterator[TestClient]
     c = registry.register(tmp_path / "c.tar.gz", "cccccccc33", {"macro_f1": 0.85}, NOW)
     registry.judge(c.id, True, ["intent <b>track_mail</b>: F1 dropped"])
     app = create_app(Settings(), store)
-    app[REGISTRY_KEY] = registry
+    app[MODEL_REGISTRY] = registry
     async with TestClient(TestServer(app)) as client:
         yield client
 

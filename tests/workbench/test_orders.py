@@ -25,12 +25,12 @@ from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.status import Category, Channel, WorkOrderStatus
 from bot.store.uow import UowFactory, uow_factory
-from bot.workbench import orders
+from bot.workbench import keys, orders
 from bot.workbench.app import create_app
 from bot.workbench.auth import SessionStore
+from bot.workorders.followup import draft_for_order, mail_facts
 from bot.workorders.policy import DeadlinePolicy, load_policy
-from tests.workbench.support import add_accounts
-from tests.workbench.test_auth import CSRF_INPUT, Browser, FakeClock
+from tests.workbench.support import CSRF_INPUT, Browser, FakeClock, add_accounts
 
 NOW = datetime(2025, 6, 10, 10, 0)
 EVIL = "<script>alert(1)</script>"
@@ -81,7 +81,7 @@ async def browser(store: Store, clock: OrderClock) -> AsyncIterator[Browser]:
     session_clock = FakeClock()
     sessions = SessionStore(clock=session_clock)
     app = create_app(Settings(), store.uows, sessions=sessions)
-    app[orders.CLOCK] = clock  # the policy itself is loaded from the settings on startup
+    app[keys.CLOCK] = clock  # the policy itself is loaded from the settings on startup
     async with TestClient(TestServer(app)) as client:
         yield Browser(client, session_clock, sessions)
 
@@ -328,8 +328,8 @@ async def test_the_detail_page_shows_fields_history_trail_suggestion_and_drafts(
     browser: Browser, store: Store,
 ) -> None:
     number = _number(store, Channel.GOV_12345)
-    followup = wo.draft_for_order(store.uows, store.rules, number, NOW)
-    mail = wo.mail_facts(store.uows, "1151238971060")
+    followup = draft_for_order(store.uows, store.rules, number, NOW)
+    mail = mail_facts(store.uows, "1151238971060")
     assert mail is not None
     await browser.login("agent1")
     page = await _page(browser, f"/orders/{number}")

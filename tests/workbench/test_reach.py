@@ -11,7 +11,7 @@
 
 Every test gets a SQLite file with one account per role (hashed once per module), the demo mail
 and the demo work orders seeded at `NOW`; the Rasa server is `FakeRasa` of
-tests/workbench/test_conversations.py.
+tests/workbench/support.py.
 """
 from __future__ import annotations
 
@@ -37,12 +37,11 @@ from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.status import Category, Channel, WorkOrderStatus
 from bot.store.uow import UowFactory, uow_factory
 from bot.trainer import inbox
-from bot.workbench import orders, views
+from bot.workbench import keys
 from bot.workbench.app import create_app
-from bot.workbench.conversations import RASA
+from bot.workbench.keys import RASA
 from bot.workorders.policy import DeadlinePolicy, load_policy
-from tests.workbench.support import csrf
-from tests.workbench.test_conversations import FakeRasa
+from tests.workbench.support import FakeRasa, csrf
 
 PASSWORD = "password-2026"
 NOW = datetime(2025, 6, 10, 10, 0)
@@ -111,7 +110,7 @@ async def bench(store: Store) -> AsyncIterator[Bench]:
     rasa = FakeRasa()
     app = create_app(Settings(), store.uows)
     app[RASA] = rasa  # type: ignore[assignment]
-    app[orders.CLOCK] = lambda: NOW
+    app[keys.CLOCK] = lambda: NOW
     server = TestServer(app)
     await server.start_server()
     clients = {name: TestClient(server) for name, _ in USERS}
@@ -413,10 +412,9 @@ async def test_a_non_holder_replaying_a_key_learns_nothing_of_the_reply(bench: B
 
 def test_the_store_checks_the_hold_before_the_key(uows: UowFactory) -> None:
     """On SQLite and PostgreSQL: the key is unique per conversation, not across them."""
-    from tests.workbench.test_desk import NOW as DESK_NOW
-    from tests.workbench.test_desk import add_accounts
+    from tests.workbench.support import DESK_NOW, insert_accounts
 
-    add_accounts(uows, ("agent1", Role.AGENT, True), ("agent2", Role.AGENT, True))
+    insert_accounts(uows, ("agent1", Role.AGENT, True), ("agent2", Role.AGENT, True))
     a = services.record_handover(uows, "wx-a", "rest", "request_human", "人工", None, DESK_NOW).id
     b = services.record_handover(uows, "wx-b", "rest", "request_human", "人工", None, DESK_NOW).id
     desk.claim(uows, a, "agent1", DESK_NOW)
@@ -498,7 +496,7 @@ async def test_a_malformed_order_number_is_a_404_also_for_actions(
 @pytest.mark.asyncio
 async def test_the_largest_store_id_is_looked_up_and_not_found(bench: Bench) -> None:
     agent1 = await bench.login("agent1")
-    assert (await agent1.get(f"/api/conversations/{views.MAX_ID}")).status == 404
+    assert (await agent1.get(f"/api/conversations/{keys.MAX_ID}")).status == 404
     hid = _handover(bench.uows, "web-real")
     assert (await agent1.get(f"/api/conversations/{hid}")).status == 200
 
@@ -522,10 +520,10 @@ async def test_a_body_nested_too_deep_is_a_400(bench: Bench, user: str, route: s
     hid = await _claimed(bench, "agent1", "web-deep")
     client = await bench.login(user)
     url = route.format(hid=hid)
-    for depth in (1000, 30_000, views.MAX_JSON_DEPTH):  # the body's own object adds a level
+    for depth in (1000, 30_000, keys.MAX_JSON_DEPTH):  # the body's own object adds a level
         status, answer = await _post_json(client, url, raw=_nested(depth))
         assert status == 400, (url, depth, answer)
-        assert answer["error"] == f"请求内容嵌套太深（最多 {views.MAX_JSON_DEPTH} 层）"
+        assert answer["error"] == f"请求内容嵌套太深（最多 {keys.MAX_JSON_DEPTH} 层）"
     # Brackets inside strings are text, not nesting.
     status, answer = await _post_json(client, url, {"to": "[" * 5000, "intent": "{" * 50})
     assert status != 400 or "嵌套" not in answer["error"]
@@ -537,7 +535,7 @@ async def test_nesting_up_to_the_limit_is_read(bench: Bench) -> None:
     hid = await _claimed(bench, "agent1", "web-ok")
     agent1 = await bench.login("agent1")
     status, answer = await _post_json(agent1, f"/api/conversations/{hid}/replies",
-                                      raw=_nested(views.MAX_JSON_DEPTH - 1))
+                                      raw=_nested(keys.MAX_JSON_DEPTH - 1))
     assert status == 201, answer
 
 
@@ -583,7 +581,7 @@ async def test_a_body_too_large_or_not_plain_json_is_a_400(bench: Bench) -> None
     hid = await _claimed(bench, "agent1", "web-big")
     agent1 = await bench.login("agent1")
     url = f"/api/conversations/{hid}/replies"
-    big = json.dumps({"request_key": "b", "final_text": "x", "pad": "x" * views.MAX_JSON_BYTES})
+    big = json.dumps({"request_key": "b", "final_text": "x", "pad": "x" * keys.MAX_JSON_BYTES})
     status, answer = await _post_json(agent1, url, raw=big.encode())
     assert (status, answer["error"]) == (400, "请求内容太大（最多 64 KB）")
     for raw in [b'{"request_key": "n", "final_text": NaN}', b"\xff\xfe{}", b"[1, 2]", b"{"]:
@@ -598,7 +596,7 @@ async def test_a_request_body_over_the_app_limit_is_refused(bench: Bench) -> Non
     number = _number(bench.store, Channel.PINDUODUO)
     response = await agent1.post(f"/orders/{number}/feedback",
                                  data={"csrf_token": await csrf(agent1),
-                                       "text": "x" * (views.MAX_REQUEST_BYTES + 1)})
+                                       "text": "x" * (keys.MAX_REQUEST_BYTES + 1)})
     assert response.status == 413
     assert _order(bench.store, number).history[-1].action == "created"
 

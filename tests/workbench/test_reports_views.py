@@ -24,12 +24,11 @@ from bot.reports.daily import daily_text
 from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.seed import seed_demo_mail, seed_demo_work_orders
 from bot.store.uow import UowFactory, uow_factory
-from bot.workbench import orders, reports_views
+from bot.workbench import keys
 from bot.workbench.app import create_app
 from bot.workbench.auth import SessionStore
 from bot.workorders.policy import load_policy
-from tests.workbench.support import add_accounts
-from tests.workbench.test_auth import CSRF_INPUT, Browser, FakeClock
+from tests.workbench.support import CSRF_INPUT, Browser, FakeClock, add_accounts
 
 NOW = datetime(2025, 6, 10, 10, 0)
 TEXTAREA = re.compile(r'<textarea[^>]*data-testid="daily-text"[^>]*>(.*?)</textarea>', re.S)
@@ -78,8 +77,8 @@ async def _browser(store: UowFactory, webhook: str = "") -> AsyncIterator[Browse
     clock = FakeClock()
     sessions = SessionStore(clock=clock)
     app = create_app(Settings(), store, sessions=sessions)
-    app[orders.CLOCK] = lambda: NOW
-    app[reports_views.WEBHOOK] = webhook
+    app[keys.CLOCK] = lambda: NOW
+    app[keys.WEBHOOK] = webhook
     async with TestClient(TestServer(app)) as client:
         yield Browser(client, clock, sessions)
 

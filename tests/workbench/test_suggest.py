@@ -1,6 +1,7 @@
 """Suggested replies: built from the bot's reading, the customer's mail and work orders."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Iterator
 
@@ -12,6 +13,7 @@ from bot.store.db import create_schema, make_engine, make_session_factory
 from bot.store.seed import DELIVERED_TO_GATEKEEPER, seed_demo_mail, seed_demo_work_orders
 from bot.store.uow import UowFactory, uow_factory
 from bot.workbench.suggest import LatestMessage, suggest
+from bot.workorders.followup import draft_for_order
 from bot.workorders.policy import load_policy
 
 NOW = datetime(2025, 6, 10, 10, 0)  # a Tuesday morning
@@ -39,7 +41,8 @@ def test_a_status_question_gets_the_greeting_and_the_mail_status(store: UowFacto
     assert [d.kind for d in drafts] == ["greeting", "status"]
     assert "人工客服小李" in drafts[0].text
     assert "EA000000005CN" in drafts[1].text and "运输中" in drafts[1].text
-    assert "最新记录" in drafts[1].text
+    # One date format for customers (bot.text.dates): "6月9日 15:20", with the space.
+    assert re.search(r"最新记录：\d{1,2}月\d{1,2}日 \d{2}:\d{2} ", drafts[1].text), drafts[1].text
 
 
 def test_a_stuck_mail_with_an_open_order_gets_the_order_draft_too(store: UowFactory) -> None:
@@ -48,7 +51,7 @@ def test_a_stuck_mail_with_an_open_order_gets_the_order_draft_too(store: UowFact
     orders = wo.find_work_orders(store, RULES, NOW, mail_number="EA000000014CN")
     open_orders = [o for o in orders if o.is_open]
     assert open_orders
-    followup = wo.draft_for_order(store, RULES, open_orders[0].number, NOW).drafts.feedback
+    followup = draft_for_order(store, RULES, open_orders[0].number, NOW).drafts.feedback
     drafts = suggest(said("怎么还不到", "delivery_delay"), mail, orders, followup, "小李", True)
     assert [d.kind for d in drafts] == ["status", "followup"]
     assert "没有新的动态" in drafts[0].text and "催查" in drafts[0].text
@@ -57,6 +60,8 @@ def test_a_stuck_mail_with_an_open_order_gets_the_order_draft_too(store: UowFact
     drafts = suggest(said("我要投诉", "delivery_service"), mail, orders, None, "小李", True)
     assert [d.kind for d in drafts] == ["acknowledgement", "status"]
     assert open_orders[0].number in drafts[0].text
+    deadline = open_orders[0].deadline
+    assert f"{deadline.month}月{deadline.day}日 {deadline:%H:%M}前给您答复" in drafts[0].text
 
 
 def test_with_nothing_known_the_agent_is_offered_to_ask_for_the_number() -> None:

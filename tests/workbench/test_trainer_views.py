@@ -5,24 +5,17 @@ Export writes into a scratch copy of data/nlu (`TrainerPaths`), never the projec
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
 
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bot.config import Settings, local_now
-from bot.store.accounts import Role, create_account
-from bot.store.db import create_schema, make_engine, make_session_factory
-from bot.store.uow import UowFactory, uow_factory
+from bot.config import local_now
 from bot.trainer import inbox
 from bot.workbench import trainer_views
-from bot.workbench.app import create_app
-from bot.workbench.trainer_views import COLLECTOR, TRAINER_PATHS, TrainerPaths
-from tests.workbench.support import csrf, post
+from bot.workbench.trainer_views import COLLECTOR
+from tests.workbench.support import post
+from tests.workbench.trainer_fixtures import Bench, accounts_db, bench, store  # noqa: F401
 from tests.trainer.conftest import (  # noqa: F401  (fixtures)
     ROOT,
     DataDirs,
@@ -32,75 +25,8 @@ from tests.trainer.conftest import (  # noqa: F401  (fixtures)
     tracker,
 )
 
-PASSWORD = "password-2026"
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 PHONE = "13812345678"
 ROW = re.compile(r'<tr data-testid="candidate-row" data-id="(\d+)"')
-
-
-@pytest.fixture(scope="module")
-def accounts_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A SQLite file with the accounts (hashed once: hashing is slow on purpose)."""
-    path = tmp_path_factory.mktemp("trainer") / "accounts.db"
-    engine = make_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    uows = uow_factory(make_session_factory(engine))
-    for name, role in [("trainer1", Role.TRAINER), ("agent1", Role.AGENT), ("admin1", Role.ADMIN)]:
-        create_account(uows, name, PASSWORD, role, f"{role.label}{name[-1]}号")
-    engine.dispose()
-    yield str(path)
-
-
-@pytest.fixture
-def store(accounts_db: str, tmp_path: Path) -> Iterator[UowFactory]:
-    path = tmp_path / "store.db"
-    path.write_bytes(Path(accounts_db).read_bytes())
-    engine = make_engine(f"sqlite:///{path}")
-    yield uow_factory(make_session_factory(engine))
-    engine.dispose()
-
-
-@dataclass
-class Bench:
-    uows: UowFactory
-    tracker: RasaTracker
-    app: Any
-    server: TestServer
-    dirs: DataDirs
-
-    async def login(self, username: str) -> TestClient:
-        client = TestClient(self.server)
-        await client.start_server()
-        page = await (await client.get("/login")).text()
-        token = CSRF_INPUT.search(page).group(1)  # type: ignore[union-attr]
-        response = await client.post("/login", data={"username": username, "password": PASSWORD,
-                                                      "csrf_token": token, "next": "/"},
-                                     allow_redirects=False)
-        assert response.status == 303
-        self.clients.append(client)
-        return client
-
-    def __post_init__(self) -> None:
-        self.clients: list[TestClient] = []
-
-
-@pytest_asyncio.fixture
-async def bench(store: UowFactory, tracker: RasaTracker,  # noqa: F811
-                data_dirs: DataDirs) -> AsyncIterator[Bench]:  # noqa: F811
-    settings = replace(Settings(), tracker_store_url=tracker.url)
-    app = create_app(settings, store)
-    if "trainer_inbox" not in app.router.named_resources():
-        trainer_views.setup_routes(app)  # until bot.workbench.app wires the trainer pages
-    app[TRAINER_PATHS] = TrainerPaths(data_dirs.data, data_dirs.heldout)
-    server = TestServer(app)
-    await server.start_server()
-    bench = Bench(store, tracker, app, server, data_dirs)
-    try:
-        yield bench
-    finally:
-        for client in bench.clients:
-            await client.close()
-        await server.close()
 
 
 def real_data_state() -> dict[str, int]:
@@ -240,3 +166,11 @@ async def test_the_page_loads_its_script_and_marks_rows_for_browser_tests(bench:
     script = await trainer.get("/static/trainer.js")
     assert script.status == 200 and "annotate" in await script.text()
     assert "<script>" not in html  # CSP: no inline scripts
+
+
+def test_every_intent_and_entity_of_the_domain_has_its_chinese_name() -> None:
+    # The page lists what the domain has; the tables only name it. A new intent without a
+    # name would be offered to trainers as a bare identifier.
+    vocabulary = inbox.domain_vocabulary()
+    assert set(trainer_views.INTENT_LABELS) == set(vocabulary.intents)
+    assert set(trainer_views.ENTITY_LABELS) == set(vocabulary.entities)
