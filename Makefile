@@ -17,7 +17,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
                 bot/nlu/postal_entities.py bot/nlu/intent_blend.py \
                 $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
 
-.PHONY: help install train run test evaluate bench lint seed clean
+.PHONY: help install train run test unit evaluate bench lint seed clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ train: $(MODEL) ## Train the model (only when data, config or domain changed)
 
 seed: $(STAMP) ## Create the mail store and the demo mail (idempotent)
 	@mkdir -p var
-	$(PY) -m bot.store seed --database-url "$$($(PY) -c 'from bot.config import load_settings; print(load_settings().database_url)')" $(SEED_FLAGS)
+	$(PY) -m bot.workorders seed --database-url "$$($(PY) -c 'from bot.config import load_settings; print(load_settings().database_url)')" $(SEED_FLAGS)
 
 run: SEED_FLAGS = --refresh --demo
 run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
@@ -54,12 +54,15 @@ run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server 
 test: $(MODEL) ## Install, train if needed, and run the whole test suite
 	$(PY) -m pytest -q tests
 
+unit: $(STAMP) ## The fast loop: every test that needs no trained model, no server and no browser (2 processes)
+	$(PY) -m pytest -q -n 2 -m "not model and not server and not browser" tests
+
 evaluate: $(MODEL) ## Accuracy and macro-F1 per intent and register (held-out, realistic; SEALED=1 adds the sealed part) beside a TF-IDF baseline, under reports/
 	$(PY) -m bot.nlu.evaluate --model $(MODEL) --data tests/nlu --out reports $(if $(SEALED),--sealed)
 
 bench: $(MODEL) ## Print NLU latency, turn throughput, training time, peak memory, and the reports on a year of data (SQLite, PostgreSQL)
 	$(PY) -m bot.bench --model $(MODEL)
-	$(PY) -m bot.reports bench
+	$(PY) -m bot.bench.reports
 
 lint: $(STAMP) ## ruff (pyflakes, pycodestyle, import order, docstrings) and mypy on bot/ and actions/, and Rasa's data validation
 	$(VENV)/bin/ruff check

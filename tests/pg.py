@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL server for the tests, from the Debian package, on loopback.
 
-``POSTDESK_TEST_PG_URL`` names an existing scratch database instead. Without either, the
+``POSTDESK_TEST_PG_URL`` names an existing scratch database instead (under pytest-xdist, each
+worker makes a database of its own beside it, see :func:`database_of_worker`). Without either, the
 PostgreSQL variants of the store tests are not collected (`make test` in CI installs the
 package first, see .ci/run).
 """
@@ -26,7 +27,28 @@ def pg_bin() -> Optional[Path]:
 
 
 def available() -> bool:
+    """Whether the PostgreSQL variants run: a scratch database is named or a server installed."""
     return bool(os.environ.get(PG_URL_ENV)) or pg_bin() is not None
+
+
+def database_of_worker(url: str, worker: str) -> str:
+    """A scratch database of its own for the pytest-xdist `worker` (``gw0``...) on the server
+    `url` names, created when missing, so that parallel workers never share one."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    given = make_url(url)
+    name = f"{given.database or 'postgres'}_{worker}"
+    engine = create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": name}).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
 
 
 class Server:
@@ -46,6 +68,7 @@ class Server:
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     def start(self) -> str:
+        """Create the cluster, start it on loopback without fsync, and return its URL."""
         bin_dir = pg_bin()
         assert bin_dir is not None, "PostgreSQL server binaries not installed"
         if os.geteuid() == 0:
@@ -65,6 +88,7 @@ class Server:
         raise RuntimeError("PostgreSQL did not start")
 
     def stop(self) -> None:
+        """Stop the server (fast shutdown) and remove its directory."""
         bin_dir = pg_bin()
         if bin_dir is not None and (self.dir / "data").exists():
             try:

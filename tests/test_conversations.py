@@ -10,7 +10,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).with_name("rasa"))
-MODEL = ROOT / "models" / "postdesk.tar.gz"
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
@@ -37,10 +36,9 @@ def test_rasa_data_validate_is_clean():
     assert [u for u in unused if f'"{u}"' not in sources and u not in form_questions()] == []
 
 
-def test_conversation_stories_all_pass(tmp_path):
-    assert MODEL.exists(), "no trained model: run 'make train'"
+def test_conversation_stories_all_pass(tmp_path, trained_model):
     out = tmp_path / "results"
-    proc = run(["test", "core", "--model", str(MODEL), "--stories", "tests/stories",
+    proc = run(["test", "core", "--model", str(trained_model), "--stories", "tests/stories",
                 "--out", str(out), "--fail-on-prediction-errors"])
     failed = out / "failed_test_stories.yml"
     report = failed.read_text(encoding="utf-8") if failed.exists() else ""

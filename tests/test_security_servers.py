@@ -10,7 +10,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator, Optional
+from typing import Any, AsyncIterator, Optional
 
 import pytest
 import pytest_asyncio
@@ -20,21 +20,12 @@ from aiohttp.test_utils import TestServer
 from bot.launcher import (ACTION_TOKEN_HEADER, RASA_TOKEN_HEADER, Stack, endpoints_yaml,
                           ensure_token)
 from bot.workbench.rasa_client import RasaClient
-from tests.stack import seeded_stack
+from tests.stack import ACTION_TOKEN, TOKEN
 
-TOKEN = "rasa-api-token-7c1e"
-ACTION_TOKEN = "action-token-93bd"
 MARKER = "MARKER-13812345678"  # stands for a customer's data in a request body
 
-pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Rasa and the action server as the launcher starts them (interfaces left to defaults)."""
-    with seeded_stack(tmp_path_factory.mktemp("security"), TOKEN,
-                      action_token=ACTION_TOKEN) as stack:
-        yield stack
+# `stack`: the servers this module shares with test_server.py; tests/conftest.py marks the tests
+# that use it `server` (the others need no server and run in `make unit`).
 
 
 def call(url: str, body: Any = None, headers: Optional[dict[str, str]] = None,

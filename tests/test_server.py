@@ -6,7 +6,6 @@ import json
 import re
 import urllib.request
 from datetime import datetime
-from typing import Iterator
 
 import pytest
 
@@ -18,24 +17,12 @@ from bot.store.uow import uow_factory
 from bot.trainer import inbox
 from bot.workorders.policy import load_policy
 from bot.channels.wechat_sim import WeChatSimulator
-from tests.channels.conftest import AES_KEY, APP_ID, ThreadedFake, wechat_env
+from tests.channels.conftest import AES_KEY, APP_ID
 from tests.channels.conftest import TOKEN as WECHAT_TOKEN
-from tests.stack import seeded_stack
+from tests.stack import TOKEN
 
-TOKEN = "test-token-4f2a"
-
+# `stack`: the servers this module shares with test_security_servers.py (tests/conftest.py).
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
-    with ThreadedFake(app_id=APP_ID) as fake:
-        # The WeChat channel of the same server talks to the fake customer-service API.
-        env = wechat_env(fake, f"sqlite:///{tmp / 'postdesk.db'}", passive_wait_s=4.0)
-        with seeded_stack(tmp, TOKEN, env) as stack:
-            stack.fake_wechat = fake  # type: ignore[attr-defined]
-            yield stack
 
 
 def wechat(stack: Stack, aes: bool = False) -> WeChatSimulator:

@@ -1,45 +1,18 @@
 """The trained model on the held-out split (never trained on), and the data contract."""
 from __future__ import annotations
 
-import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
-import yaml
 
-from bot.nlu.evaluate import evaluate, load_examples
+from bot.nlu.evaluate import HELD_OUT, Result
+from tests.support.model import ROOT
+from tests.support.nlu_data import TAXONOMY_INTENTS, examples_in, plain
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "postdesk.tar.gz"
-TAXONOMY_INTENTS = {
-    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "request_human", "inform",
-    "track_mail", "delivery_delay", "not_received", "delivery_service", "lost_item",
-    "damaged_item", "staff_attitude", "fee_dispute", "complaint_progress", "escalate_complaint",
-    "change_delivery", "return_intercept", "schedule_pickup", "urge_pickup", "ask_fee",
-    "ask_delivery_time", "claim_compensation", "ask_prohibited_items", "ask_outlet",
-    "collect_parcel", "satisfied", "unsatisfied", "out_of_scope",
-}
 AT_LEAST_60 = {
     "track_mail", "delivery_delay", "not_received", "delivery_service", "lost_item",
     "damaged_item", "staff_attitude", "fee_dispute", "escalate_complaint",
 }
-
-
-def plain(text: str) -> str:
-    """Text without entity markup, punctuation or spaces, for duplicate checks."""
-    text = re.sub(r"\[([^\]]+)\](\([^)]+\)|\{[^}]+\})", r"\1", text)
-    return re.sub(r"[\s，。！？,.!?~～、]", "", text).lower()
-
-
-def examples_in(folder: Path) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for path in sorted(folder.glob("*.yml")):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
-            if "intent" in block:
-                lines = [l.strip()[2:] for l in block["examples"].splitlines() if l.strip()]
-                out.setdefault(block["intent"], []).extend(lines)
-    return out
 
 
 def test_training_data_covers_the_taxonomy_with_enough_examples():
@@ -65,9 +38,8 @@ def test_no_example_is_written_twice():
 
 
 @pytest.fixture(scope="module")
-def result():
-    assert MODEL.exists(), "no trained model: run 'make train'"
-    return evaluate(MODEL, load_examples(ROOT / "tests/nlu"))
+def result(model_results: dict[str, Result]) -> Result:
+    return model_results[HELD_OUT]
 
 
 def test_intent_macro_f1_on_held_out(result):

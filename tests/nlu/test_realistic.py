@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.evaluate import FALLBACK, Baseline, accuracy, evaluate_sets, load_examples
-from tests.nlu.test_heldout import TAXONOMY_INTENTS, examples_in, plain
+from bot.nlu.evaluate import FALLBACK, Baseline, Result, accuracy
+from tests.support.model import ROOT
+from tests.support.nlu_data import TAXONOMY_INTENTS, examples_in, plain
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "postdesk.tar.gz"
 REALISTIC = ROOT / "tests" / "nlu" / "realistic"
 SEALED = REALISTIC / "sealed"
 REGISTERS = {"wechat_oneliners", "ecommerce_chat", "reviews", "formal_complaints", "phone_asr",
@@ -48,9 +47,8 @@ def test_never_trained_on() -> None:
 
 
 @pytest.fixture(scope="module")
-def realistic():
-    assert MODEL.exists(), "no trained model: run 'make train'"
-    return evaluate_sets(MODEL, {"realistic": load_examples(REALISTIC)})["realistic"]
+def realistic(model_results: dict[str, Result]) -> Result:
+    return model_results["realistic"]
 
 
 def test_the_model_understands_the_realistic_set(realistic) -> None:
