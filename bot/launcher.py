@@ -1,7 +1,9 @@
-"""Start the whole product: the action server and the Rasa server, then say where to go.
+"""Start the whole product: the action server, the Rasa server and the workbench.
 
-``python -m bot.launcher`` (what ``make run`` calls) runs until Ctrl-C, and stops everything
-when one part dies. :class:`Stack` is also what the end-to-end tests and ``make bench`` use.
+``python -m bot.launcher`` (what ``make run`` calls) runs until Ctrl-C or SIGTERM, which stop
+everything. A part that dies is started again by :class:`Supervisor`, after 1 s, then 2 s,
+4 s … at most 30 s while it keeps dying, back to 1 s once it has stayed up a minute; each
+restart is logged. :class:`Stack` is also what the end-to-end tests and ``make bench`` use.
 
 Security: both servers listen on loopback unless ``RASA_INTERFACE`` / ``ACTION_INTERFACE`` say
 otherwise. No secret is put on a command line (``ps`` shows command lines to every user):
@@ -22,8 +24,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Optional, Sequence
+from typing import IO, Any, Callable, Optional, Sequence
 
 from bot.config import (
     ACTION_TOKEN_HEADER,
@@ -220,12 +223,17 @@ class Stack:
         return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT if out else None)
 
-    def start_actions(self, timeout: float = 120) -> None:
-        """Start the action server (bot/actions_server.py) and wait for its health route."""
+    def spawn_actions(self) -> subprocess.Popen:
+        """Start the action server (bot/actions_server.py), without waiting for it."""
         self.actions = self._popen(
             [sys.executable, "-m", "bot.actions_server", "--port", str(self.action_port),
              "--actions", "actions"],
             {"ACTION_TOKEN": self.action_token, "ACTION_INTERFACE": self.action_interface})
+        return self.actions
+
+    def start_actions(self, timeout: float = 120) -> None:
+        """Start the action server (bot/actions_server.py) and wait for its health route."""
+        self.actions = self.spawn_actions()
         host = local_host(self.action_interface)
         if not wait_http(f"http://{host}:{self.action_port}/health", self.actions, timeout):
             raise RuntimeError("the action server did not start")
@@ -234,8 +242,8 @@ class Stack:
         """Stop the action server (the Rasa server keeps running)."""
         stop([self.actions] if self.actions else [])
 
-    def start_server(self, timeout: float = 300) -> None:
-        """Start the Rasa server (API token required) and wait until the model is loaded.
+    def spawn_server(self) -> subprocess.Popen:
+        """Start the Rasa server (API token required), without waiting for the model to load.
 
         bot/server.py reads the API token from RASA_TOKEN and hands it to Rasa in process.
         """
@@ -249,6 +257,11 @@ class Stack:
              "--enable-api", "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
             {"RASA_TOKEN": self.token, "REST_TOKEN": self.rest_token,
              "ACTION_TOKEN": self.action_token, "RASA_INTERFACE": self.rasa_interface})
+        return self.server
+
+    def start_server(self, timeout: float = 300) -> None:
+        """Start the Rasa server (API token required) and wait until the model is loaded."""
+        self.server = self.spawn_server()
         if not wait_http(f"http://{self.rasa_host}:{self.rasa_port}/webhooks/rest/", self.server,
                          timeout):
             raise RuntimeError("the Rasa server did not start")
@@ -261,11 +274,16 @@ class Stack:
             raise RuntimeError(f"webhook answered {status}: {replies}")
         return [r.get("text", "") for r in replies]
 
-    def start_workbench(self, port: int, timeout: float = 60) -> None:
-        """Start the agents' web workbench and wait for its login page."""
+    def spawn_workbench(self, port: int) -> subprocess.Popen:
+        """Start the agents' web workbench on `port`, without waiting for it."""
         self.workbench = self._popen([sys.executable, "-m", "bot.workbench", "serve",
                                       "--port", str(port), "--database-url", self.database_url],
                                      {"RASA_TOKEN": self.token})
+        return self.workbench
+
+    def start_workbench(self, port: int, timeout: float = 60) -> None:
+        """Start the agents' web workbench and wait for its login page."""
+        self.workbench = self.spawn_workbench(port)
         if not wait_http(f"http://127.0.0.1:{port}/login", self.workbench, timeout):
             raise RuntimeError("the workbench did not start")
 
@@ -289,6 +307,91 @@ def stop(procs: Sequence[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+class Backoff:
+    """The delays before restarting a part that keeps dying: `first`, doubled each time up to
+    `cap`; back to `first` once the part has stayed up `stable_s`."""
+
+    def __init__(self, first: float = 1.0, cap: float = 30.0, stable_s: float = 60.0) -> None:
+        self.first, self.cap, self.stable_s = first, cap, stable_s
+        self.failures = 0  # deaths in a row, each after less than `stable_s` up
+
+    def delay(self, uptime: float) -> float:
+        """The wait before the next start of a part that died after `uptime` seconds up."""
+        if uptime >= self.stable_s:
+            self.failures = 0
+        delay = min(self.cap, self.first * 2 ** self.failures)
+        self.failures += 1
+        return delay
+
+
+@dataclass
+class Child:
+    """A supervised process: its name for the log, how to start it, and its restart state."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen]
+    process: subprocess.Popen
+    started: float
+    backoff: Backoff = field(default_factory=Backoff)
+    restart_at: Optional[float] = None  # set while it is dead and waiting for its restart
+    restarts: int = 0
+
+
+class Supervisor:
+    """Restarts the children that die, each with its own :class:`Backoff`, and logs it.
+
+    :meth:`check` looks once (it never blocks: a restarted child is not waited for);
+    :meth:`run` checks every `poll_s` until `stopping` returns True (Ctrl-C and SIGTERM end it
+    by their exceptions; stopping the children is the caller's job).
+    """
+
+    def __init__(self, children: Sequence[tuple[str, Callable[[], subprocess.Popen],
+                                                subprocess.Popen]],
+                 clock: Callable[[], float] = time.monotonic,
+                 backoff: Callable[[], Backoff] = Backoff) -> None:
+        self.clock = clock
+        now = clock()
+        self.children = [Child(name, spawn, process, now, backoff())
+                         for name, spawn, process in children]
+
+    def check(self) -> None:
+        """Note the children that died; start again those whose delay has passed."""
+        now = self.clock()
+        for child in self.children:
+            if child.restart_at is None:
+                status = child.process.poll()
+                if status is None:
+                    continue
+                uptime = now - child.started
+                wait = child.backoff.delay(uptime)
+                child.restart_at = now + wait
+                logger.error("%s (pid %d) stopped with status %s after %.0f s up; restarting it "
+                             "in %g s", child.name, child.process.pid, status, uptime, wait)
+            elif now >= child.restart_at:
+                self._restart(child, now)
+
+    def _restart(self, child: Child, now: float) -> None:
+        old = child.process.pid
+        try:
+            child.process = child.spawn()
+        except OSError as exc:
+            wait = child.backoff.delay(0)
+            child.restart_at = now + wait
+            logger.error("%s could not be started (%s); trying again in %g s", child.name, exc,
+                         wait)
+            return
+        child.started, child.restart_at = now, None
+        child.restarts += 1
+        logger.warning("%s restarted: pid %d (was %d), restart %d", child.name,
+                       child.process.pid, old, child.restarts)
+
+    def run(self, stopping: Callable[[], bool] = lambda: False, poll_s: float = 1.0) -> None:
+        """Check every `poll_s` seconds until `stopping()` is true."""
+        while not stopping():
+            self.check()
+            time.sleep(poll_s)
 
 
 DEMO_USERS = ("demo users, for trying locally only (password): agent (demo-agent-2026), trainer "
@@ -327,12 +430,34 @@ def parse_args(argv: Optional[Sequence[str]], settings: Settings) -> argparse.Na
     return parser.parse_args(argv)
 
 
+def supervise(stack: Stack, settings: Settings, model_given: bool,
+              clock: Callable[[], float] = time.monotonic) -> Supervisor:
+    """The supervisor of `stack`'s three started children.
+
+    A Rasa server started again takes the model in service then (a trainer may have deployed
+    one since), unless the launcher was given ``--model``.
+    """
+    def rasa_server() -> subprocess.Popen:
+        if not model_given:
+            stack.model = model_in_service(settings.model_registry)
+        return stack.spawn_server()
+
+    assert stack.actions and stack.server and stack.workbench, "start the stack first"
+    return Supervisor([
+        ("the action server", stack.spawn_actions, stack.actions),
+        ("the Rasa server", rasa_server, stack.server),
+        ("the workbench", lambda: stack.spawn_workbench(settings.workbench_port),
+         stack.workbench),
+    ], clock=clock)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the product until interrupted; returns the exit status."""
     settings = load_settings()
     args = parse_args(argv, settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    model_given = args.model is not None
     if args.model is None:
         args.model = model_in_service(settings.model_registry)
     if not args.model.exists():
@@ -379,10 +504,8 @@ Try:
   .venv/bin/python -m bot.channels.wechat_sim     (chat as a WeChat user)
 Press Ctrl-C to stop.
 """, flush=True)
-        while all(p.poll() is None for p in stack.processes()):
-            time.sleep(1)
-        logger.error("a PostDesk process stopped unexpectedly; stopping the rest")
-        return 1
+        supervise(stack, settings, model_given).run()
+        return 0
     except RuntimeError as exc:
         logger.error("PostDesk did not start: %s (see the messages above)", exc)
         return 1

@@ -19,20 +19,46 @@ Security fixes:
 * ``run`` sets ``ACTION_TOKEN`` in its own environment (from the settings, else
   ``var/action_token``, the action server's), for the ``${ACTION_TOKEN}`` of endpoints.yml.
 
+Bounded action calls (issue 15): Rasa calls the action server with a new HTTP session per
+call and a 5-minute timeout, so a hung action server left the customer without an answer.
+Here the action endpoint (:class:`BoundedActionEndpoint`) shares one session per event loop
+(closed when the server stops) and gives up after ``ACTION_TIMEOUT_S`` (default 5 s). A call
+that times out or finds no action server is logged in one line naming the action, and fails
+the action as Rasa fails it for any error: the turn goes on without its events (the other
+actions of that turn fail at once, so a turn waits once at most), the user's message stays in
+the tracker, and the channel's answer to a turn without a reply
+(``bot.channels.rest.explain_silence``) asks the customer to try again shortly.
+
 The launcher and the benchmarks start the Rasa server through this module.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import os
 import secrets
+import ssl
 import sys
+import weakref
+from collections import OrderedDict
 from functools import wraps
 from inspect import isawaitable
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import aiohttp
+from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import EndpointConfig
+
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
+
+logger = logging.getLogger("postdesk.server")
+
+# Below the idle keep-alive of the action server (Sanic's 5 s), so that a pooled connection is
+# never reused just as the server closes it.
+ACTION_KEEPALIVE_S = 3.0
+FAILED_TURNS_KEPT = 1000  # turns whose action server failed, remembered to fail them fast
 
 
 def _compiled_validator(schema: Dict[str, Any]) -> Callable[[Dict[str, Any]], None]:
@@ -43,10 +69,15 @@ def _compiled_validator(schema: Dict[str, Any]) -> Callable[[Dict[str, Any]], No
     return cls(schema).validate
 
 
-def apply_runtime_fixes() -> None:
-    """Apply the fixes of this module (before Rasa's app is created). Idempotent."""
+def apply_runtime_fixes(settings: Optional[Settings] = None) -> None:
+    """Apply the fixes of this module (before Rasa's app is created). Idempotent.
+
+    Args:
+        settings: supply ``ACTION_TIMEOUT_S`` (read from the environment when not given).
+    """
     _compile_action_validator()
     _accept_token_header()
+    _bound_action_calls((settings or load_settings()).action_timeout_s)
 
 
 def _compile_action_validator() -> None:
@@ -78,6 +109,185 @@ def _compile_action_validator() -> None:
     RemoteAction._postdesk_original = RemoteAction._validate_action_result
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction._postdesk_validator = validate
+
+
+class ActionServerUnavailable(RasaException):
+    """An action call that timed out or reached no action server (already logged)."""
+
+
+# One client session per event loop (a Sanic worker has one), shared by every action call.
+_SESSIONS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
+    weakref.WeakKeyDictionary())
+
+
+def action_session() -> aiohttp.ClientSession:
+    """The running loop's session for action calls, opened on first use (keeps connections)."""
+    loop = asyncio.get_running_loop()
+    session = _SESSIONS.get(loop)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEPALIVE_S))
+        _SESSIONS[loop] = session
+    return session
+
+
+async def close_action_session() -> None:
+    """Close the running loop's action session, if one was opened (when the server stops)."""
+    session = _SESSIONS.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
+
+
+class BoundedActionEndpoint(EndpointConfig):
+    """Rasa's action endpoint whose calls share one session and last at most `timeout_s`.
+
+    Same request and answer as :meth:`EndpointConfig.request` (headers, basic auth, token
+    parameter, CA file, a 4xx/5xx raised as Rasa's ``ClientResponseError``). A call that times
+    out or cannot connect is logged once, naming the action, and raises
+    :class:`ActionServerUnavailable`: Rasa then fails the action as for any error (the turn
+    goes on without its events) and slot-mapping actions are skipped with a warning. The other
+    actions of that turn (same conversation, same user message) then fail at once instead of
+    waiting again: one turn waits `timeout_s` at most once.
+    """
+
+    def __init__(self, config: EndpointConfig, timeout_s: float) -> None:
+        super().__init__(config.url, config.params, config.headers, config.basic_auth,
+                         config.token, config.token_name, config.cafile, **config.kwargs)
+        self.type = config.type
+        self.timeout_s = timeout_s
+        self._failed_turns: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def copy(self) -> "BoundedActionEndpoint":
+        """A copy with the same bound (Rasa copies endpoints, e.g. for a model reload)."""
+        return BoundedActionEndpoint(self, self.timeout_s)
+
+    def _ssl_context(self) -> Optional[ssl.SSLContext]:
+        if not self.cafile:
+            return None
+        from rasa.shared.exceptions import FileNotFoundException
+
+        try:
+            return ssl.create_default_context(cafile=self.cafile)
+        except FileNotFoundError as e:
+            raise FileNotFoundException(
+                f"Failed to find certificate file, '{os.path.abspath(self.cafile)}' does not "
+                f"exist.") from e
+
+    async def request(self, method: str = "post", subpath: Optional[str] = None,
+                      content_type: Optional[str] = "application/json", compress: bool = False,
+                      **kwargs: Any) -> Optional[Any]:
+        """Send one call to the action server; return its JSON answer (None if not JSON)."""
+        from aiohttp.client_exceptions import ContentTypeError
+        from rasa.utils.endpoints import ClientResponseError, concat_url
+
+        headers = {"Content-Type": content_type} if content_type else {}
+        headers.update(kwargs.pop("headers", None) or {})
+        headers.update(self.headers)
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=self.timeout_s)  # Rasa passes 300 s
+        auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                if self.basic_auth else None)
+        url = concat_url(self.url, subpath)
+        body = kwargs.get("json")
+        action = body.get("next_action", "?") if isinstance(body, dict) else "?"
+        turn = _turn_of(body)
+        if turn is not None and turn in self._failed_turns:
+            logger.warning("action %s not called: the action server already failed this turn",
+                           action)
+            raise ActionServerUnavailable(f"action '{action}' not called")
+        try:
+            async with action_session().request(
+                    method, url, headers=headers, params=self.combine_parameters(kwargs),
+                    compress=compress, ssl=self._ssl_context(), auth=auth,
+                    **kwargs) as response:
+                if response.status >= 400:
+                    raise ClientResponseError(response.status, response.reason,
+                                              await response.content.read())
+                try:
+                    return await response.json()
+                except ContentTypeError:
+                    return None
+        except asyncio.TimeoutError:
+            self._failed(turn)
+            logger.error("action %s: no answer from the action server at %s within %g s "
+                         "(ACTION_TIMEOUT_S); the customer is asked to try again", action, url,
+                         self.timeout_s)
+            raise ActionServerUnavailable(
+                f"action '{action}' timed out after {self.timeout_s:g} s") from None
+        except aiohttp.ClientConnectionError as e:
+            self._failed(turn)
+            logger.error("action %s: the action server at %s is unreachable (%s); the customer "
+                         "is asked to try again", action, url, e.__class__.__name__)
+            raise ActionServerUnavailable(
+                f"action '{action}': action server unreachable") from None
+
+    def _failed(self, turn: Optional[tuple[str, str]]) -> None:
+        """Remember that `turn` found the action server unavailable (the last 1000 turns)."""
+        if turn is None:
+            return
+        self._failed_turns[turn] = None
+        while len(self._failed_turns) > FAILED_TURNS_KEPT:
+            self._failed_turns.popitem(last=False)
+
+
+def _turn_of(body: Any) -> Optional[tuple[str, str]]:
+    """(conversation, id of the user message) of an action call, None if it has none."""
+    if not isinstance(body, dict):
+        return None
+    latest = (body.get("tracker") or {}).get("latest_message") or {}
+    message_id = latest.get("message_id") if isinstance(latest, dict) else None
+    sender = body.get("sender_id")
+    if isinstance(sender, str) and isinstance(message_id, str) and message_id:
+        return sender, message_id
+    return None
+
+
+_action_timeout_s = 5.0  # ACTION_TIMEOUT_S, set by _bound_action_calls
+
+
+class _ReportedActionFailures(logging.Filter):
+    """Drops Rasa's traceback for an action call :class:`BoundedActionEndpoint` reported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, ActionServerUnavailable)
+
+
+def _bound_action_calls(timeout_s: float) -> None:
+    """Make the action endpoint of endpoints.yml a :class:`BoundedActionEndpoint`.
+
+    Patches ``AvailableEndpoints.read_endpoints`` (what ``rasa run`` reads endpoints.yml with)
+    and ``rasa.core.run.close_resources`` (run after the server stops) to close the session.
+    A second call only changes the bound.
+    """
+    import rasa.core.run
+    from rasa.core.utils import AvailableEndpoints
+
+    global _action_timeout_s
+    _action_timeout_s = timeout_s
+    read = AvailableEndpoints.read_endpoints
+    if getattr(read, "_postdesk", False):
+        return
+    read_rasa = read.__func__
+
+    def read_endpoints(cls: Any, endpoint_file: str) -> Any:
+        endpoints = read_rasa(cls, endpoint_file)
+        if endpoints.action is not None and endpoints.action.url:
+            endpoints.action = BoundedActionEndpoint(endpoints.action, _action_timeout_s)
+        return endpoints
+
+    read_endpoints._postdesk = True  # type: ignore[attr-defined]
+    AvailableEndpoints.read_endpoints = classmethod(read_endpoints)
+
+    close_rasa = rasa.core.run.close_resources
+
+    async def close_resources(app: Any, loop: Any) -> None:
+        try:
+            await close_rasa(app, loop)
+        finally:
+            await close_action_session()
+
+    rasa.core.run.close_resources = close_resources
+    logging.getLogger("rasa.core.processor").addFilter(_ReportedActionFailures())
 
 
 def token_matches(sent: Optional[str], token: Optional[str]) -> bool:
@@ -172,9 +382,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from rasa.__main__ import main as rasa_main
 
     args = sys.argv[1:] if argv is None else list(argv)
-    apply_runtime_fixes()
+    settings = load_settings()
+    apply_runtime_fixes(settings)
     if _serves(args):
-        settings = load_settings()
         export_action_token(settings)
         args = rasa_argv(args, settings)
     sys.argv = ["rasa", *args]
