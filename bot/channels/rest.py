@@ -17,6 +17,9 @@ Security (README "Security"):
   like WeChat does, except a payload of a button the bot offered in its last message.
 * Bounded input: the body, the sender, the message and the metadata (size and depth); rate
   limits per sender (a polite reply) and per client address (429).
+
+Each message handed to Rasa is counted and timed (``postdesk_turns_total``,
+``postdesk_turn_seconds``; bot/metrics.py).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from bot.channels.customer_text import neutralise_command
 from bot.channels.store import channel_uows, count_message, held_by_agent, note_for_agent
 from bot.config import PROJECT_ROOT, Settings, load_settings, on_loopback
 from bot.config import REST_TOKEN_HEADER as TOKEN_HEADER
+from bot.metrics import Metrics, process_metrics
 from bot.text.masking import mask_text
 from bot.text.normalize import clean_text
 
@@ -139,8 +143,10 @@ class SafeRestInput(RestInput):
         """Configured from the settings (bot.config), not from credentials.yml values."""
         return cls()
 
-    def __init__(self, settings: Optional[Settings] = None) -> None:
+    def __init__(self, settings: Optional[Settings] = None,
+                 metrics: Optional[Metrics] = None) -> None:
         self.settings = settings or load_settings()
+        self.metrics = metrics or process_metrics()
         self.token = rest_token(self.settings)
         self.exposed = not on_loopback(self.settings.rasa_interface)
         self.per_sender = limits.RateLimiter(self.settings.sender_rate_per_minute)
@@ -215,11 +221,12 @@ class SafeRestInput(RestInput):
                 text, collector, conversation,
                 input_channel=self.name(), metadata=body["metadata"],
             )
-            try:
-                await on_new_message(message)
-            except Exception:
-                logger.exception("turn failed for sender %s: %s",
-                                 mask_text(conversation), mask_text(text))
+            with self.metrics.turn(self.name()):
+                try:
+                    await on_new_message(message)
+                except Exception:
+                    logger.exception("turn failed for sender %s: %s",
+                                     mask_text(conversation), mask_text(text))
             if collector.messages:
                 return response.json([dict(m, recipient_id=sender) for m in collector.messages])
             if await held_by_agent(request, conversation):
@@ -284,7 +291,12 @@ class SafeRestInput(RestInput):
 
 
 async def explain_silence(request: Request, sender: str, message: str) -> str:
-    """The reply for a turn that produced none (usually: the action server is down), logged."""
+    """The reply for a turn that produced none, logged.
+
+    Usually the action server is down or hung (bot/server.py gives up on an action call after
+    ACTION_TIMEOUT_S): its health route, asked for 1 s, does not answer either, and the
+    customer is told the message is kept and to try again shortly. Otherwise: an apology.
+    """
     agent = getattr(request.app.ctx, "agent", None)
     endpoint = getattr(agent, "action_endpoint", None)
     url = getattr(endpoint, "url", None)

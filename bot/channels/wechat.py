@@ -73,6 +73,7 @@ from bot.channels.wechat_signing import check_signature, verify_url
 from bot.channels.wechat_splitting import split_for_wechat
 from bot.channels.wechat_xml import MAX_BODY, InboundMessage, parse_xml, text_reply_xml
 from bot.config import Settings, load_settings, local_now
+from bot.metrics import Metrics, process_metrics
 from bot.text.masking import mask_text
 from bot.text.normalize import clean_text
 
@@ -194,15 +195,18 @@ class WeChatInput(InputChannel):
         return cls(load_settings())
 
     def __init__(self, settings: Settings, client: Optional[WeChatClient] = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metrics: Optional[Metrics] = None) -> None:
         """Create the channel.
 
         Args:
             settings: credentials, mode and limits.
             client: the customer-service API client (built from `settings` on first use).
             clock: monotonic seconds for the rate limits (tests inject one).
+            metrics: where turns are counted and timed (default: this process's metrics).
         """
         self.settings = settings
+        self.metrics = metrics or process_metrics()
         self.passive_wait_s = settings.wechat_passive_wait_s
         self._client = client
         self._crypto: Optional[Crypto] = None
@@ -228,7 +232,8 @@ class WeChatInput(InputChannel):
         if self._client is None:
             self._client = WeChatClient(self.settings.wechat_app_id,
                                         self.settings.wechat_app_secret,
-                                        base_url=self.settings.wechat_api_base_url)
+                                        base_url=self.settings.wechat_api_base_url,
+                                        metrics=self.metrics)
         return self._client
 
     @property
@@ -489,10 +494,11 @@ class WeChatInput(InputChannel):
         conversation = conversation_of(message.from_user)
         await count_message(self._uows(), conversation, self.name())
         collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(
-            text, collector, conversation, input_channel=self.name(),
-            metadata={"wechat": {"msg_id": message.msg_id, "msg_type": message.msg_type}},
-        ))
+        with self.metrics.turn(self.name()):
+            await on_new_message(UserMessage(
+                text, collector, conversation, input_channel=self.name(),
+                metadata={"wechat": {"msg_id": message.msg_id, "msg_type": message.msg_type}},
+            ))
         texts: List[str] = []
         self._choices.pop(message.from_user, None)
         for sent in collector.messages:

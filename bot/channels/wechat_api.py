@@ -11,7 +11,8 @@ to the webhook and delivers the reply later through `message/custom/send`.
 - -1 (system busy), HTTP 5xx, timeouts and connection errors: retried with bounded exponential
   backoff, at most `max_attempts` sends in all, then `SendFailed`.
 
-Log lines never contain the access token or the app secret, and show openids shortened.
+Log lines never contain the access token or the app secret, and show openids shortened. Every
+failed call is counted in ``postdesk_wechat_api_errors_total`` by kind (bot/metrics.py).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import aiohttp
 
+from bot.metrics import Metrics, process_metrics
 from bot.text.masking import HIDDEN
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ class WeChatClient:
         backoff_s: first pause between attempts; doubled each time, capped at 5 s.
         clock: monotonic clock in seconds, injectable for tests of the token lifetime.
         remember_keys: how many confirmed idempotency keys are kept (oldest forgotten first).
+        metrics: where failed calls are counted (default: this process's metrics).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class WeChatClient:
         backoff_s: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
         remember_keys: int = 10_000,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -120,6 +124,7 @@ class WeChatClient:
         self._backoff_s = backoff_s
         self._clock = clock
         self._remember_keys = remember_keys
+        self._metrics = metrics or process_metrics()
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
@@ -352,22 +357,31 @@ class WeChatClient:
             async with self._http().post(self._base_url + path, data=data, params=params,
                                          headers=headers, timeout=self._timeout) as response:
                 if response.status >= 500:
+                    self._metrics.wechat_api_error("busy")
                     raise _Transient(SYSTEM_BUSY, f"HTTP {response.status}", ambiguous=ambiguous)
                 if response.status != 200:
+                    self._metrics.wechat_api_error("http")
                     raise WeChatApiError(-1, f"HTTP {response.status}")
                 answer = await response.json(content_type=None)
         except asyncio.TimeoutError:
+            self._metrics.wechat_api_error("timeout")
             raise _Transient(SYSTEM_BUSY, f"timed out after {self._timeout.total} s",
                              ambiguous=ambiguous) from None
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made, so nothing reached WeChat.
+            self._metrics.wechat_api_error("connection")
             raise _Transient(SYSTEM_BUSY, f"cannot connect ({type(exc).__name__})",
                              ambiguous=False) from None
         except (aiohttp.ClientError, ValueError) as exc:
+            self._metrics.wechat_api_error("bad_answer")
             raise _Transient(SYSTEM_BUSY, f"no usable answer ({type(exc).__name__})",
                              ambiguous=ambiguous) from None
         if not isinstance(answer, dict):
+            self._metrics.wechat_api_error("bad_answer")
             raise _Transient(SYSTEM_BUSY, "answer is not a JSON object", ambiguous=ambiguous)
+        errcode = _errcode(answer)
+        if errcode != 0:
+            self._metrics.wechat_api_error(_error_kind(errcode))
         return answer
 
     def _redact(self, text: str) -> str:
@@ -376,6 +390,17 @@ class WeChatClient:
             if secret:
                 text = text.replace(secret, HIDDEN)
         return text
+
+
+def _error_kind(errcode: int) -> str:
+    """The kind `bot.metrics` counts a nonzero errcode under."""
+    if errcode == SYSTEM_BUSY:
+        return "busy"
+    if errcode in TOKEN_ERRORS:
+        return "token_invalid"
+    if errcode in WINDOW_ERRORS:
+        return "window_closed"
+    return "refused"
 
 
 def _errcode(answer: dict[str, Any]) -> int:

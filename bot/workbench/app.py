@@ -19,6 +19,7 @@ from bot.trainer.inbox import domain_vocabulary
 from bot.workbench import (
     accounts_views,
     conversations,
+    metrics_views,
     models_views,
     orders,
     reports_views,
@@ -40,6 +41,7 @@ from bot.workbench.keys import (
     FORBIDDEN,
     LOGIN_GUARD,
     MAX_REQUEST_BYTES,
+    METRICS,
     POLICY,
     SETTINGS,
     TEMPLATES,
@@ -119,6 +121,7 @@ def setup_routes(app: web.Application) -> None:
     reports_views.setup_routes(app)
     trainer_views.setup_routes(app)
     models_views.setup_routes(app)
+    metrics_views.setup_routes(app)  # GET /metrics, for Prometheus
 
 
 def _store_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -203,6 +206,7 @@ def create_app(
                                         clock=lambda: app[CLOCK]()))
     app[TEMPLATES] = views.make_templates()
     app[FORBIDDEN] = views.render_forbidden
+    app[METRICS] = metrics_views.make_registry(app)
     if uow_factory is not None:
         app[UOWS] = uow_factory
     else:

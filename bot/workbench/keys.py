@@ -27,6 +27,8 @@ from bot.config import Settings
 from bot.store.uow import UowFactory
 
 if TYPE_CHECKING:  # the types of the values only; those modules import this one
+    from prometheus_client import CollectorRegistry
+
     from bot.trainer.inbox import Vocabulary
     from bot.trainer.registry import Registry
     from bot.workbench.auth import AuthConfig, LoginGuard
@@ -69,6 +71,8 @@ TRAINER_PATHS: web.AppKey[TrainerPaths] = web.AppKey("postdesk.trainer_paths")
 MODEL_REGISTRY: web.AppKey[Registry] = web.AppKey("postdesk.model_registry")
 # The WeCom group robot's webhook URL ("" = not configured; read from the environment).
 WEBHOOK = web.AppKey("postdesk.reports.webhook", str)
+# What /metrics serves (`bot.workbench.metrics_views.make_registry`: one registry per app).
+METRICS: web.AppKey[CollectorRegistry] = web.AppKey("postdesk.metrics")
 
 
 def settings(request: web.Request) -> Settings:

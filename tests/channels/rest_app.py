@@ -3,10 +3,12 @@
 Settings come from the environment like in the Rasa server. Instead of Rasa's agent, each
 message is answered ``<conversation id>|<text as NLU would see it>``, and kept in an
 in-memory tracker store; the text ``选项`` makes the bot offer one button (a clarification).
+The process's metrics are at ``/metrics`` (bot/channels/metrics.py), mounted as Rasa mounts it.
 """
 from __future__ import annotations
 
 import sys
+from urllib.parse import urljoin
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import InMemoryTrackerStore
@@ -14,6 +16,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 
+from bot.channels.metrics import MetricsInput
 from bot.channels.rest import SafeRestInput
 
 OFFERED = '/track_mail{"tracking_number": "EA000000005CN"}'
@@ -42,6 +45,10 @@ def build() -> Sanic:
 
     channel = SafeRestInput.from_credentials(None)
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
+    # rasa.core.channels.channel.register mounts every channel at this prefix.
+    metrics = MetricsInput.from_credentials(None)
+    app.blueprint(metrics.blueprint(on_new_message),
+                  url_prefix=urljoin("/webhooks/", metrics.url_prefix()))
     return app
 
 

@@ -5,6 +5,7 @@ the Rasa server does, but answers from the rules below instead of a model, so th
 timing, ordering and delivery can be tested precisely. ``GET /stub/turns`` lists the turns the
 stand-in saw. With ``--fake-clock`` the channel's rate limits run on a clock that only
 ``POST /stub/clock?advance=S`` moves. Log lines go to stderr as ``LEVEL name: message``.
+The process's metrics are at ``/metrics`` (bot/channels/metrics.py).
 The real Rasa server is covered by the WeChat tests of tests/test_server.py.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic, response
 
+from bot.channels.metrics import MetricsInput
 from bot.channels.wechat import WeChatInput
 from bot.config import load_settings
 
@@ -76,6 +78,8 @@ def main() -> int:
     clock = FakeClock()
     channel = WeChatInput(load_settings(), clock=clock if args.fake_clock else time.monotonic)
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
+    metrics = MetricsInput(load_settings())
+    app.blueprint(metrics.blueprint(on_new_message), url_prefix=metrics.url_prefix())
 
     @app.get("/stub/turns")
     async def turns(request: Any) -> Any:
