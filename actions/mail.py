@@ -63,9 +63,9 @@ class ValidateMailQueryForm(FormValidationAction):
 
 
 def format_events(events: Sequence[services.EventView]) -> str:
-    """The newest events, one line each: '11-25 14:20 【place】description'."""
+    """The newest events, one line each: '· 11月25日 14:20 【place】description'."""
     return "\n".join(
-        f"· {e.occurred_at:%m-%d %H:%M} {e.description}" for e in events
+        f"· {customer_moment(e.occurred_at)} {e.description}" for e in events
     ) or "· 暂无动态"
 
 

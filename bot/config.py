@@ -68,6 +68,7 @@ class Settings:
     action_interface: str = "127.0.0.1"     # ACTION_INTERFACE: where the action server listens
     action_url: str = ""                    # ACTION_URL: the action server's webhook; "" = local
     action_token: str = ""                  # ACTION_TOKEN; "" = generated into var/action_token
+    action_timeout_s: float = 5.0           # ACTION_TIMEOUT_S: bound of one action call
     rasa_token_file: str = ""               # RASA_TOKEN_FILE: read the Rasa API token from a file
     rest_enabled: bool = True               # REST_ENABLED=false switches the REST channel off
     rest_token: str = ""                    # REST_TOKEN; "" = generated into var/rest_token
@@ -81,6 +82,7 @@ class Settings:
     rasa_port: int = 5005                   # RASA_PORT: where `make run` starts the Rasa server
     action_port: int = 5055                 # ACTION_PORT: where `make run` starts the action server
     wecom_robot_webhook: str = ""           # WECOM_ROBOT_WEBHOOK: the daily report's group robot
+    metrics_token: str = ""                 # METRICS_TOKEN: the bearer token of /metrics
     # MODEL_REGISTRY: the trainers' model registry (bot/trainer/registry.py), a JSON file.
     model_registry: Path = PROJECT_ROOT / "models" / "registry.json"
 
@@ -121,6 +123,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         action_interface=values.get("ACTION_INTERFACE") or defaults.action_interface,
         action_url=values.get("ACTION_URL") or defaults.action_url,
         action_token=values.get("ACTION_TOKEN") or defaults.action_token,
+        action_timeout_s=float(values.get("ACTION_TIMEOUT_S") or defaults.action_timeout_s),
         rasa_token_file=values.get("RASA_TOKEN_FILE") or defaults.rasa_token_file,
         rest_enabled=_flag(values.get("REST_ENABLED"), defaults.rest_enabled),
         rest_token=values.get("REST_TOKEN") or defaults.rest_token,
@@ -136,6 +139,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         rasa_port=int(values.get("RASA_PORT") or defaults.rasa_port),
         action_port=int(values.get("ACTION_PORT") or defaults.action_port),
         wecom_robot_webhook=(values.get("WECOM_ROBOT_WEBHOOK") or "").strip(),
+        metrics_token=(values.get("METRICS_TOKEN") or "").strip(),
         model_registry=Path(values.get("MODEL_REGISTRY") or defaults.model_registry),
         trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
                               if p.strip()),

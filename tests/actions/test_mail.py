@@ -195,3 +195,6 @@ async def test_dates_are_shown_in_the_one_customer_format(domain):
                                                             "utter_mail_overdue"]
     assert delivered[0]["when"] == "3月4日 08:00"
     assert overdue[0]["promised"] == "3月4日"
+    # The trail lines carry the same format.
+    assert delivered[0]["events"].splitlines()[0].startswith("· 3月4日 08:00 ")
+    assert "-0" not in delivered[0]["events"] and "03月" not in delivered[0]["events"]
