@@ -3,7 +3,8 @@
 This module is the schema's registry: the engine setup (`bot.store.db`) and the Alembic
 environment (``bot/store/migrations/env.py``) both read `Base.metadata` from here, so they see
 the same tables. Sections: mail items and their tracking events, hand-overs, work orders and
-pickups; workbench accounts and failed-login throttles (services in `bot.store.accounts`); the
+pickups; workbench accounts and failed-login throttles (services in `bot.store.accounts`) and
+the workbench's browser sessions (`web_session`, used by `bot.workbench.auth`); the
 agents' desk (`bot.store.desk`); the trainers' NLU inbox (services in `bot.trainer.inbox`).
 Queries live in `bot.store.repositories`.
 
@@ -435,6 +436,32 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime] = Column(DateTime, nullable=False)
     # No login is heard for this username or address before this time (None: no wait).
     blocked_until: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+
+# A SHA-256 in hex; secrets.token_urlsafe(32) is 43 characters.
+SESSION_KEY_MAX = 64
+CSRF_TOKEN_MAX = 64
+
+
+class WebSession(Base):
+    """A workbench browser session, logged in or anonymous, shared by every workbench process.
+
+    Only the SHA-256 of the id in the cookie is kept (`key`), so a copy of this table cannot
+    be replayed as a login. The policy (idle and absolute timeouts) is the workbench's
+    (`bot.workbench.auth.SessionStore`); the row only carries its outcome, `expires_at`.
+    """
+
+    __tablename__ = "web_session"
+
+    key: Mapped[str] = Column(String(SESSION_KEY_MAX), primary_key=True)
+    csrf_token: Mapped[str] = Column(String(CSRF_TOKEN_MAX), nullable=False)
+    # None: an anonymous session (it only carries the login form's CSRF token).
+    account_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=True, index=True)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    # The session is over from this moment on (expired rows are purged by this index).
+    expires_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
 
 
 # --- the agents' desk (bot.store.desk) ----------------------------------------------------

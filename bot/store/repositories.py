@@ -20,6 +20,7 @@ from bot.store.models import (
     NluCandidate,
     PickupOrder,
     PickupReminder,
+    WebSession,
     WorkOrder,
     WorkOrderEvent,
     WorkOrderSource,
@@ -345,6 +346,43 @@ class AccountRepository:
             stmt = stmt.where(Account.active.is_(True))
         return list(self.session.execute(stmt).scalars())
 
+
+class WebSessionRepository:
+    """The workbench's browser sessions (``web_session``), found by the digest of their id."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: WebSession) -> None:
+        """Stage a new session for the next commit."""
+        self.session.add(row)
+
+    def get(self, key: str) -> WebSession | None:
+        """The session whose id has this SHA-256 (expired or not), or None."""
+        return self.session.get(WebSession, key)
+
+    def touch(self, key: str, seen_at: datetime, expires_at: datetime) -> int:
+        """Record a request at `seen_at` and the new end; how many rows changed (0 or 1)."""
+        result = self.session.execute(update(WebSession).where(WebSession.key == key).values(
+            last_seen_at=seen_at, expires_at=expires_at,
+        ).execution_options(synchronize_session=False))
+        return result.rowcount or 0
+
+    def remove(self, key: str) -> int:
+        """Delete one session; how many rows went (0 if another process ended it first)."""
+        result = self.session.execute(delete(WebSession).where(WebSession.key == key)
+                                      .execution_options(synchronize_session=False))
+        return result.rowcount or 0
+
+    def remove_expired(self, now: datetime) -> int:
+        """Delete every session over at `now`; how many went."""
+        result = self.session.execute(delete(WebSession).where(WebSession.expires_at <= now)
+                                      .execution_options(synchronize_session=False))
+        return result.rowcount or 0
+
+    def count(self) -> int:
+        """How many sessions are stored (expired ones not yet purged included)."""
+        return self.session.execute(select(func.count()).select_from(WebSession)).scalar_one()
 
 
 class DeskRepository:

@@ -14,6 +14,7 @@ from bot.store.repositories import (
     InboxRepository,
     MailRepository,
     PickupRepository,
+    WebSessionRepository,
     WorkOrderRepository,
 )
 
@@ -22,7 +23,8 @@ class UnitOfWork:
     """A session and its repositories for one operation, one repository per aggregate.
 
     Services query and write through the repositories (``uow.mail``, ``uow.accounts``,
-    ``uow.inbox``, ...); ``uow.session`` is there for the repositories and for tests.
+    ``uow.inbox``, ``uow.web_sessions``, ...); ``uow.session`` is there for the repositories
+    and for tests.
 
     Usage::
 
@@ -40,6 +42,7 @@ class UnitOfWork:
     accounts: AccountRepository
     desk: DeskRepository
     inbox: InboxRepository
+    web_sessions: WebSessionRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -53,6 +56,7 @@ class UnitOfWork:
         self.accounts = AccountRepository(self.session)
         self.desk = DeskRepository(self.session)
         self.inbox = InboxRepository(self.session)
+        self.web_sessions = WebSessionRepository(self.session)
         return self
 
     def __exit__(

@@ -75,7 +75,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         if outcome.retry_after.total_seconds() > 0:
             response.headers["Retry-After"] = str(math.ceil(outcome.retry_after.total_seconds()))
         return response
-    log_in(request, outcome.account)
+    await log_in(request, outcome.account)
     return redirect(target)
 
 

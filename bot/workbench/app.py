@@ -49,6 +49,7 @@ from bot.workbench.keys import (
     UOWS,
     VOCABULARY,
     Clock,
+    in_thread,
     is_api,
     json_error,
 )
@@ -153,7 +154,10 @@ async def _purge_sessions(app: web.Application) -> AsyncIterator[None]:
     async def purge() -> None:
         while True:
             await asyncio.sleep(PURGE_INTERVAL_S)
-            app[AUTH].sessions.purge_expired()
+            try:
+                await in_thread(app[AUTH].sessions.purge_expired, app[UOWS])
+            except Exception:  # the database is away for a moment: the next round retries
+                logger.warning("could not purge expired workbench sessions", exc_info=True)
 
     task = asyncio.create_task(purge())
     yield

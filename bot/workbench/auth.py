@@ -1,10 +1,11 @@
 """Sessions, CSRF protection and role checks of the workbench.
 
 * A session is a random id in the cookie ``postdesk_session`` (HttpOnly, SameSite=Strict,
-  Secure when ``settings.workbench_secure_cookies``); its state stays on the server, in
-  process, and ends after 8 hours without a request, and in any case
-  ``settings.session_max_hours`` (12) after login, however busy it is. The store keeps only
-  a SHA-256 of each id, so a leaked dump of it cannot be replayed.
+  Secure when ``settings.workbench_secure_cookies``); its state stays on the server, in the
+  operational store (table ``web_session``), so it survives a restart of the workbench and
+  is shared by every workbench process on the same database. It ends after 8 hours without
+  a request, and in any case ``settings.session_max_hours`` (12) after login, however busy it
+  is. The store keeps only a SHA-256 of each id, so a leaked dump of it cannot be replayed.
 * Logins go through `LoginGuard`: failed ones are counted per username and per client
   address in the store (`bot.store.accounts.attempt_login`), with growing waits and a
   temporary lockout; the guard lets one attempt per username and per address run at a time,
@@ -23,15 +24,16 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import local_now
 from bot.store.accounts import (
@@ -43,8 +45,14 @@ from bot.store.accounts import (
     get_account,
     throttle_username,
 )
+from bot.store.models import WebSession
 from bot.store.uow import UowFactory
-from bot.workbench.keys import AUTH, FORBIDDEN, UOWS, in_thread, is_api
+from bot.workbench.keys import AUTH, FORBIDDEN, UOWS, in_thread, is_api, json_error
+
+logger = logging.getLogger(__name__)
+
+# What every page and API call answers while the store cannot be read (sessions live there).
+STORE_DOWN_TEXT = "工作台暂时连不上数据库，请稍后刷新重试；已填写的内容请先自行保存。"
 
 COOKIE_NAME = "postdesk_session"
 CSRF_FIELD = "csrf_token"
@@ -54,10 +62,11 @@ IDLE_TIMEOUT_S = 8 * 3600.0
 MAX_AGE_S = 12 * 3600.0
 # An anonymous session only carries the login form's CSRF token.
 ANONYMOUS_IDLE_TIMEOUT_S = 3600.0
+# A session's requests are written to the store at most this often (see SessionStore).
+TOUCH_INTERVAL_S = 60.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Clock = Callable[[], float]
 WallClock = Callable[[], datetime]
 
 # Request keys set by `session_middleware`.
@@ -73,7 +82,7 @@ def _digest(session_id: str) -> str:
 
 @dataclass
 class Session:
-    """Server-side state of one browser session.
+    """Server-side state of one browser session (a row of the store's ``web_session``).
 
     The random id itself is only in the cookie; the store knows its SHA-256 (`key`).
 
@@ -81,84 +90,124 @@ class Session:
         key: SHA-256 (hex) of the id sent in the cookie.
         csrf_token: what unsafe requests of this session must send back.
         account_id: the logged-in account, or None before login.
-        last_seen: the store clock's value at the last request.
-        created: the store clock's value when the session was opened (a login opens a new one).
+        last_seen: the last request the store recorded (see `SessionStore.touch_interval`).
+        created: when the session was opened (a login opens a new one).
+        expires: the session is over from this moment on, unless a request comes first.
     """
 
     key: str
     csrf_token: str
     account_id: int | None
-    last_seen: float
-    created: float = field(default=0.0)
+    last_seen: datetime
+    created: datetime
+    expires: datetime
+
+
+def _session_of(row: WebSession) -> Session:
+    return Session(key=row.key, csrf_token=row.csrf_token, account_id=row.account_id,
+                   last_seen=row.last_seen_at, created=row.created_at, expires=row.expires_at)
 
 
 class SessionStore:
-    """Sessions in process memory, ending after `idle_timeout` seconds without a request or
-    `max_age` seconds after they were opened, whichever comes first.
+    """Sessions in the operational store (``web_session``), so a restarted workbench keeps its
+    logins and several workbench processes share them.
+
+    A session ends after `idle_timeout` seconds without a request (`anonymous_timeout` before
+    login) or `max_age` seconds after it was opened, whichever comes first; that end is kept
+    on the row (``expires_at``), and rows past it are deleted when found, at each login and by
+    `purge_expired`. Only the SHA-256 of a session id is stored.
+
+    To spare the database a write per request, a request records itself (``last_seen_at``,
+    moving ``expires_at`` on) only when the last recorded one is `touch_interval` seconds old
+    (a minute): an idle session may therefore end up to a minute before `idle_timeout`.
+
+    Every method is a synchronous store call: the middlewares run them through `in_thread`.
 
     Args:
-        clock: seconds on a monotonic clock (tests pass a fake one).
+        clock: the wall clock, naive Beijing time like the rest of the store (tests pin it).
         idle_timeout: seconds a logged-in session survives without a request (8 hours).
         anonymous_timeout: the same for sessions that only hold the login form's token.
         max_age: seconds any session lives at most, however active (12 hours; the app
             takes it from ``settings.session_max_hours``).
+        touch_interval: the fewest seconds between two recorded requests of a session.
     """
 
-    def __init__(self, clock: Clock = time.monotonic, idle_timeout: float = IDLE_TIMEOUT_S,
+    def __init__(self, clock: WallClock = local_now, idle_timeout: float = IDLE_TIMEOUT_S,
                  anonymous_timeout: float = ANONYMOUS_IDLE_TIMEOUT_S,
-                 max_age: float = MAX_AGE_S) -> None:
+                 max_age: float = MAX_AGE_S, touch_interval: float = TOUCH_INTERVAL_S) -> None:
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.anonymous_timeout = anonymous_timeout
         self.max_age = max_age
-        self._sessions: dict[str, Session] = {}
+        self.touch_interval = touch_interval
 
-    def __len__(self) -> int:
-        return len(self._sessions)
+    def _expiry(self, account_id: int | None, created: datetime, seen: datetime) -> datetime:
+        idle = self.idle_timeout if account_id is not None else self.anonymous_timeout
+        return min(created + timedelta(seconds=self.max_age), seen + timedelta(seconds=idle))
 
-    def _expired(self, session: Session, now: float) -> bool:
-        if now - session.created >= self.max_age:
-            return True
-        limit = self.idle_timeout if session.account_id is not None else self.anonymous_timeout
-        return now - session.last_seen >= limit
-
-    def create(self, account_id: int | None = None) -> tuple[str, Session]:
-        """Open a new session with a fresh id and CSRF token.
+    def create(self, uows: UowFactory, account_id: int | None = None,
+               replacing: Session | None = None) -> tuple[str, Session]:
+        """Open a new session with a fresh id and CSRF token, in one transaction ending
+        `replacing` (the session a login replaces) and, at a login, purging expired ones.
 
         Returns:
             The id for the cookie (not kept anywhere else) and the session.
         """
         now = self.clock()
         session_id = secrets.token_urlsafe(32)
-        session = Session(key=_digest(session_id), csrf_token=secrets.token_urlsafe(32),
-                          account_id=account_id, last_seen=now, created=now)
-        self._sessions[session.key] = session
+        row = WebSession(key=_digest(session_id), csrf_token=secrets.token_urlsafe(32),
+                         account_id=account_id, created_at=now, last_seen_at=now,
+                         expires_at=self._expiry(account_id, now, now))
+        with uows() as uow:
+            if replacing is not None:
+                uow.web_sessions.remove(replacing.key)
+            if account_id is not None:
+                uow.web_sessions.remove_expired(now)
+            uow.web_sessions.add(row)
+            session = _session_of(row)
+            uow.commit()
         return session_id, session
 
-    def get(self, session_id: str) -> Session | None:
-        """The live session with this id (its idle clock restarts, not its lifetime), or None."""
+    def get(self, uows: UowFactory, session_id: str) -> Session | None:
+        """The live session with this id (its idle clock restarts, not its lifetime), or None.
+
+        An expired session found here is deleted.
+        """
         key = _digest(session_id)
-        session = self._sessions.get(key)
-        if session is None:
-            return None
         now = self.clock()
-        if self._expired(session, now):
-            del self._sessions[key]
-            return None
-        session.last_seen = now
-        return session
+        with uows() as uow:
+            row = uow.web_sessions.get(key)
+            if row is None:
+                return None
+            if now >= row.expires_at:
+                uow.web_sessions.remove(key)
+                uow.commit()
+                return None
+            session = _session_of(row)
+            if (now - row.last_seen_at).total_seconds() >= self.touch_interval:
+                session.last_seen = now
+                session.expires = self._expiry(row.account_id, row.created_at, now)
+                uow.web_sessions.touch(key, session.last_seen, session.expires)
+                uow.commit()
+            return session
 
-    def end(self, session: Session) -> None:
-        """End a session (nothing happens if it has ended already)."""
-        self._sessions.pop(session.key, None)
+    def end(self, uows: UowFactory, session: Session) -> None:
+        """End a session (nothing happens if it has ended already, in any process)."""
+        with uows() as uow:
+            uow.web_sessions.remove(session.key)
+            uow.commit()
 
-    def purge_expired(self) -> int:
-        """Drop every expired session; returns how many were dropped."""
-        now = self.clock()
-        keys = [k for k, s in self._sessions.items() if self._expired(s, now)]
-        for key in keys:
-            del self._sessions[key]
-        return len(keys)
+    def purge_expired(self, uows: UowFactory) -> int:
+        """Delete every expired session; returns how many were deleted."""
+        with uows() as uow:
+            purged = uow.web_sessions.remove_expired(self.clock())
+            uow.commit()
+        return purged
+
+    def count(self, uows: UowFactory) -> int:
+        """How many sessions are stored (expired ones not yet purged included)."""
+        with uows() as uow:
+            return uow.web_sessions.count()
 
 
 class _KeyedLocks:
@@ -281,37 +330,51 @@ def _clear_cookie(response: web.StreamResponse, secure: bool) -> None:
                         httponly=True, samesite="Strict", secure=secure or None)
 
 
-def ensure_session(request: web.Request) -> Session:
+async def ensure_session(request: web.Request) -> Session:
     """This request's session, opening an anonymous one (cookie set on the response) if none."""
     session = current_session(request)
-    if session is None:
-        session_id, session = request.app[AUTH].sessions.create()
-        request[SESSION] = session
-        request[_SET_COOKIE] = session_id
-    return session
+    if session is not None:
+        return session
+    session_id, opened = await in_thread(request.app[AUTH].sessions.create, request.app[UOWS])
+    request[SESSION] = opened
+    request[_SET_COOKIE] = session_id
+    return opened
 
 
-def log_in(request: web.Request, account: AccountView) -> Session:
+async def log_in(request: web.Request, account: AccountView) -> Session:
     """Start a logged-in session for `account` under a new id (the old one ends)."""
-    config = request.app[AUTH]
-    old = current_session(request)
-    if old is not None:
-        config.sessions.end(old)
-    session_id, session = config.sessions.create(account.id)
+    session_id, session = await in_thread(request.app[AUTH].sessions.create, request.app[UOWS],
+                                          account.id, current_session(request))
     request[SESSION] = session
     request[ACCOUNT] = account
     request[_SET_COOKIE] = session_id
     return session
 
 
-def log_out(request: web.Request) -> None:
-    """End this request's session; the response clears the cookie."""
+async def log_out(request: web.Request) -> None:
+    """End this request's session (in every workbench process); the response clears the cookie."""
     session = current_session(request)
     if session is not None:
-        request.app[AUTH].sessions.end(session)
+        await in_thread(request.app[AUTH].sessions.end, request.app[UOWS], session)
     request[SESSION] = None
     request[ACCOUNT] = None
     request[_SET_COOKIE] = ""
+
+
+def _load(sessions: SessionStore, uows: UowFactory,
+          session_id: str) -> tuple[Session | None, AccountView | None]:
+    """The live session of `session_id` and its account, read afresh (in a worker thread).
+
+    A session whose account is gone or deactivated ends here.
+    """
+    session = sessions.get(uows, session_id)
+    if session is None or session.account_id is None:
+        return session, None
+    account = get_account(uows, session.account_id)
+    if account is None or not account.active:
+        sessions.end(uows, session)
+        return None, None
+    return session, account
 
 
 @web.middleware
@@ -321,15 +384,20 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[SESSION] = None
     request[ACCOUNT] = None
     session_id = request.cookies.get(COOKIE_NAME)
-    session = config.sessions.get(session_id) if session_id else None
-    if session is not None and session.account_id is not None:
-        account = await in_thread(get_account, request.app[UOWS], session.account_id)
-        if account is None or not account.active:
-            config.sessions.end(session)
-            session = None
-        else:
-            request[ACCOUNT] = account
+    try:
+        session, account = (await in_thread(_load, config.sessions, request.app[UOWS], session_id)
+                            if session_id else (None, None))
+    except SQLAlchemyError as exc:
+        # Sessions live in the store: without it nobody's login can be checked. A clear 503
+        # for the agent (nothing was done, so nothing is lost), one line for the operator.
+        logger.error("store unavailable while checking a session for %s %s: %s",
+                     request.method, request.path, exc.__class__.__name__)
+        if is_api(request):
+            return json_error(STORE_DOWN_TEXT, 503)
+        return web.Response(status=503, text=STORE_DOWN_TEXT, content_type="text/plain",
+                            headers={"Retry-After": "30"})
     request[SESSION] = session
+    request[ACCOUNT] = account
     if session_id and session is None:
         request[_SET_COOKIE] = ""  # unknown or expired: drop the stale cookie
     try:

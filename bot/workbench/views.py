@@ -115,14 +115,14 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     target = safe_next(request.query.get("next"))
     if current_account(request) is not None:
         return redirect(target)
-    ensure_session(request)
+    await ensure_session(request)
     return render(request, "login.html", {"next": target, "username": "", "error": None})
 
 
 @public
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /logout: end the session (the CSRF token was checked by the middleware)."""
-    log_out(request)
+    await log_out(request)
     return redirect("/login")
 
 

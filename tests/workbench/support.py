@@ -64,16 +64,16 @@ async def post(client: TestClient, url: str, body: Any = None) -> tuple[int, Any
 
 
 class FakeClock:
-    """The session store's monotonic seconds and, moving with them, the login guard's time."""
+    """The session store's and the login guard's wall clock, moved on by hand."""
 
     START = datetime(2026, 11, 27, 9, 0)
 
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1000.0  # seconds; START is at 1000
 
-    def __call__(self) -> float:
-        """The session store's monotonic seconds."""
-        return self.now
+    def __call__(self) -> datetime:
+        """The session store's time (the same as `wall`)."""
+        return self.wall()
 
     def wall(self) -> datetime:
         """The login guard's wall-clock time: `START` plus the seconds advanced."""
