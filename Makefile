@@ -17,7 +17,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
                 bot/nlu/postal_entities.py bot/nlu/intent_blend.py \
                 $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
 
-.PHONY: help install train run test unit evaluate bench lint seed clean
+.PHONY: help install train run test unit evaluate bench loadtest lint seed clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ evaluate: $(MODEL) ## Accuracy and macro-F1 per intent and register (held-out, r
 bench: $(MODEL) ## Print NLU latency, turn throughput, training time, peak memory, and the reports on a year of data (SQLite, PostgreSQL)
 	$(PY) -m bot.bench --model $(MODEL)
 	$(PY) -m bot.bench.reports
+
+loadtest: $(MODEL) ## Open-loop load on REST and WeChat from a stack of its own: turns/s, p50/p95/p99, lost/duplicated/reordered (LOADTEST_FLAGS="--rate 5 --duration 30")
+	$(PY) -m bot.loadtest --start-stack $(LOADTEST_FLAGS)
 
 lint: $(STAMP) ## ruff (pyflakes, pycodestyle, import order, docstrings) and mypy on bot/ and actions/, and Rasa's data validation
 	$(VENV)/bin/ruff check
