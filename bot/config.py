@@ -5,6 +5,7 @@ Everything else receives a :class:`Settings` (or values from it) as arguments.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,7 @@ class Settings:
     wechat_passive_wait_s: float = 4.0  # longer turns answer `success` and reply through the API
     workbench_port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"  # the Rasa server the workbench talks to (tracker API)
+    rasa_replicas: tuple[str, ...] = ()     # RASA_REPLICAS: Rasa servers a deploy rolls over
     # Rasa's SQL tracker store (conversations survive restarts and model deploys; the trainers'
     # inbox reads customer messages from its `events` table).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
@@ -116,6 +118,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
                                     or defaults.wechat_passive_wait_s),
         workbench_port=int(values.get("WORKBENCH_PORT") or defaults.workbench_port),
         rasa_url=(values.get("RASA_URL") or defaults.rasa_url).rstrip("/"),
+        rasa_replicas=tuple(u.strip().rstrip("/") for u in (values.get("RASA_REPLICAS") or "")
+                            .split(",") if u.strip()),
         tracker_store_url=values.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
         workbench_secure_cookies=(values.get("WORKBENCH_SECURE_COOKIES") or "").strip().lower()
         in ("1", "true", "yes"),
@@ -154,6 +158,34 @@ def _read_secret(path: str | None) -> str:
     if not secret:
         raise ValueError(f"the secret file {path} is empty")
     return secret
+
+
+def ensure_token(token: str, path: Path) -> str:
+    """Return ``token`` if set, else the one kept in ``path`` (generated there once, mode 0600)."""
+    if token:
+        return token
+    kept = path.read_text().strip() if path.exists() else ""
+    if kept:
+        return kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it (or it is empty): use it, or refill it
+        if path.read_text().strip():
+            return path.read_text().strip()
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(token)
+    return token
+
+
+def rasa_api_token(settings: Settings,
+                   generated: Path = PROJECT_ROOT / "var" / "rasa_token") -> str:
+    """The Rasa HTTP API token: RASA_TOKEN or RASA_TOKEN_FILE (read by the settings), else
+    ``generated``."""
+    return ensure_token(settings.rasa_token, generated)
 
 
 def _flag(value: str | None, default: bool) -> bool:

@@ -233,7 +233,8 @@ class WeChatInput(InputChannel):
             self._client = WeChatClient(self.settings.wechat_app_id,
                                         self.settings.wechat_app_secret,
                                         base_url=self.settings.wechat_api_base_url,
-                                        metrics=self.metrics)
+                                        metrics=self.metrics,
+                                        redis_url=self.settings.redis_url)
         return self._client
 
     @property

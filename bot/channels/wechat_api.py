@@ -5,6 +5,11 @@ to the webhook and delivers the reply later through `message/custom/send`.
 
 - The access token comes from `cgi-bin/stable_token`, is cached until shortly before it expires
   and is fetched single-flight: any number of concurrent senders cause one HTTP request.
+- With `redis_url` (REDIS_URL, several replicas) the token is shared: it lives in Redis with its
+  remaining lifetime, one process at a time renews it under a short Redis lock (SET NX PX) while
+  the others wait for the stored token, and a token refused by WeChat is only replaced if Redis
+  still holds that very token (another replica may have renewed it already). While Redis cannot
+  be reached each process fetches its own, with a log line at most once a minute.
 - 40001/42001/40014 (token invalid or expired): the token is renewed and the send retried once.
 - 45015/45047 (48-hour reply window closed, or quota used up): `WindowClosed` at once, no retry;
   the caller flags the conversation for an agent.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
@@ -42,6 +48,13 @@ SYSTEM_BUSY = -1
 # minutes early, and a token that dies in flight would cost a round trip.
 _TOKEN_MARGIN_S = 300.0
 _MAX_BACKOFF_S = 5.0
+# The token shared by the processes of one app (REDIS_URL), and the lock of its renewal.
+_SHARED_TOKEN_KEY = "postdesk:wechat:{app_id}:access_token"
+_SHARED_LOCK_KEY = "postdesk:wechat:{app_id}:access_token:renewing"
+_SHARED_POLL_S = 0.05
+# Delete the lock only if this process still holds it (it may have expired and been retaken).
+_RELEASE_LOCK = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                 "return redis.call('del', KEYS[1]) end return 0")
 
 
 def mask_openid(openid: str) -> str:
@@ -97,6 +110,8 @@ class WeChatClient:
         clock: monotonic clock in seconds, injectable for tests of the token lifetime.
         remember_keys: how many confirmed idempotency keys are kept (oldest forgotten first).
         metrics: where failed calls are counted (default: this process's metrics).
+        redis_url: Redis shared by every process of this app (settings.redis_url): the token
+            is kept and renewed there once for all of them; "" keeps it in this process.
     """
 
     def __init__(
@@ -111,6 +126,7 @@ class WeChatClient:
         clock: Callable[[], float] = time.monotonic,
         remember_keys: int = 10_000,
         metrics: Metrics | None = None,
+        redis_url: str = "",
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -128,6 +144,12 @@ class WeChatClient:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
+        self._redis_url = redis_url
+        self._redis: Any = None  # redis.asyncio.Redis, opened on first use
+        self._redis_warned_at = float("-inf")
+        # How long one renewal may hold the shared lock: two fetches (normal, then forced)
+        # with their retries. A holder that dies frees it when it expires.
+        self._lock_s = 2 * max_attempts * (timeout_s + backoff_s) + 2.0
         self._confirmed: OrderedDict[str, None] = OrderedDict()
         # Sends in flight per idempotency key: [lock, callers holding or waiting for it].
         self._in_flight: dict[str, list[Any]] = {}
@@ -136,19 +158,28 @@ class WeChatClient:
         return f"WeChatClient(app_id={self._app_id!r}, base_url={self._base_url!r})"
 
     async def close(self) -> None:
-        """Close the HTTP session if this client opened it."""
+        """Close the HTTP session if this client opened it, and the Redis connections."""
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+        if self._redis is not None:
+            redis, self._redis = self._redis, None
+            try:
+                await redis.close()
+                await redis.connection_pool.disconnect()
+            except Exception:  # noqa: BLE001 - closing a connection to a Redis that is gone
+                pass
 
     # ---- access token -------------------------------------------------------------------------
 
     async def access_token(self, force_refresh: bool = False) -> str:
         """The current access token, fetched from `stable_token` when missing or about to expire.
 
-        Concurrent callers share one fetch. `force_refresh=True` asks WeChat for a new token,
-        which invalidates the old one for every process using this app (WeChat allows it 20
-        times a day, 30 s apart), so the send path only uses it as a last resort.
+        Concurrent callers share one fetch; with Redis, so do the callers of every process.
+        `force_refresh=True` asks WeChat for a new token, which invalidates the old one for
+        every process using this app (WeChat allows it 20 times a day, 30 s apart), so the send
+        path only uses it as a last resort; with Redis it replaces the shared token only if no
+        other process has replaced it meanwhile.
 
         Raises:
             WeChatApiError: the token endpoint refused (e.g. 40125 wrong secret, 40164 IP not
@@ -160,7 +191,8 @@ class WeChatClient:
         async with self._token_lock:
             if not force_refresh and self._token_is_fresh():
                 return self._token  # type: ignore[return-value]
-            return await self._with_retries("token fetch", lambda: self._fetch_token(force_refresh))
+            rejected = self._token if force_refresh else None
+            return await self._obtain(rejected, force=force_refresh)
 
     async def _renew_token(self, rejected: str) -> str:
         """A token other than `rejected`, fetched once however many senders saw it rejected."""
@@ -168,12 +200,119 @@ class WeChatClient:
             if self._token is not None and self._token != rejected and self._token_is_fresh():
                 return self._token  # another sender renewed it while we waited
             self._token = None
-            # Normal mode first: it returns the newest token without invalidating it for other
-            # processes. Only if WeChat still hands out the rejected one is a refresh forced.
-            token = await self._with_retries("token fetch", lambda: self._fetch_token(False))
-            if token == rejected:
-                token = await self._with_retries("token fetch", lambda: self._fetch_token(True))
+            return await self._obtain(rejected, force=False)
+
+    async def _obtain(self, rejected: str | None, force: bool) -> str:
+        """A token other than `rejected`: from Redis when configured, else fetched here."""
+        if self._redis_url:
+            import redis  # type: ignore[import-untyped]  # redis 4 ships no type hints
+
+            try:
+                return await self._shared_token(rejected, force)
+            except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+                self._redis_unavailable(exc)
+        return await self._fetch_new(rejected, force)
+
+    async def _fetch_new(self, rejected: str | None, force: bool) -> str:
+        """Fetch a token from WeChat, other than `rejected` if one is given."""
+        if force:
+            return await self._with_retries("token fetch", lambda: self._fetch_token(True))
+        # Normal mode first: it returns the newest token without invalidating it for other
+        # processes. Only if WeChat still hands out the rejected one is a refresh forced.
+        token = await self._with_retries("token fetch", lambda: self._fetch_token(False))
+        if rejected is not None and token == rejected:
+            token = await self._with_retries("token fetch", lambda: self._fetch_token(True))
+        return token
+
+    async def _shared_token(self, rejected: str | None, force: bool) -> str:
+        """The token in Redis unless it is `rejected` (or missing); else renewed by one process.
+
+        The process that gets the lock looks again (the token may have been replaced while it
+        asked), fetches, stores the token with its remaining lifetime and releases the lock; the
+        others poll for the stored token. A holder that failed or died frees the lock, and a
+        waiter then tries to take it; one that waited longer than a renewal may take fetches
+        for itself.
+
+        Raises:
+            redis.RedisError: Redis cannot be reached (the caller fetches in this process).
+        """
+        client = self._redis_client()
+        token_key = _SHARED_TOKEN_KEY.format(app_id=self._app_id)
+        lock_key = _SHARED_LOCK_KEY.format(app_id=self._app_id)
+        if force and rejected is None:
+            rejected = (await self._read_shared(client, token_key))[0]
+        give_up_at = time.monotonic() + self._lock_s
+        while True:
+            token, ttl_ms = await self._read_shared(client, token_key)
+            if token is not None and token != rejected:
+                return self._adopt(token, ttl_ms)
+            owner = secrets.token_hex(8)
+            if await client.set(lock_key, owner, nx=True, px=int(self._lock_s * 1000)):
+                return await self._renew_shared(client, token_key, lock_key, owner, rejected,
+                                                force)
+            while await client.exists(lock_key):  # another process is renewing it
+                if time.monotonic() > give_up_at:
+                    logger.warning("WeChat token renewal by another process takes too long; "
+                                   "fetching here")
+                    return await self._fetch_new(rejected, force)
+                await asyncio.sleep(_SHARED_POLL_S)
+                token, ttl_ms = await self._read_shared(client, token_key)
+                if token is not None and token != rejected:
+                    return self._adopt(token, ttl_ms)
+
+    async def _renew_shared(self, client: Any, token_key: str, lock_key: str, owner: str,
+                            rejected: str | None, force: bool) -> str:
+        """Holding the lock: fetch unless the stored token was replaced meanwhile, store it."""
+        import redis
+
+        try:
+            token, ttl_ms = await self._read_shared(client, token_key)
+            if token is not None and token != rejected:
+                return self._adopt(token, ttl_ms)
+            token = await self._fetch_new(rejected, force)
+            ttl_s = self._token_renew_at - self._clock()
+            try:
+                if ttl_s > 0:
+                    await client.set(token_key, token, px=int(ttl_s * 1000))
+            except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+                self._redis_unavailable(exc)  # the token is good; the others will fetch theirs
             return token
+        finally:
+            try:
+                await client.eval(_RELEASE_LOCK, 1, lock_key, owner)
+            except (redis.RedisError, OSError, asyncio.TimeoutError):
+                pass  # it expires on its own
+
+    async def _read_shared(self, client: Any, token_key: str) -> tuple[str | None, int]:
+        """The shared token and its remaining lifetime in milliseconds (None, -2 if none)."""
+        async with client.pipeline(transaction=True) as pipe:
+            raw, ttl_ms = await pipe.get(token_key).pttl(token_key).execute()
+        if raw is None:
+            return None, -2
+        return (raw.decode() if isinstance(raw, bytes) else str(raw)), int(ttl_ms)
+
+    def _adopt(self, token: str, ttl_ms: int) -> str:
+        """Use a token another process stored, until its lifetime in Redis runs out."""
+        self._token = token
+        # The key always has a lifetime; a missing one (-1) is trusted for a minute.
+        self._token_renew_at = self._clock() + (ttl_ms / 1000 if ttl_ms > 0 else 60.0)
+        return token
+
+    def _redis_client(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio  # type: ignore[import-untyped]
+
+            self._redis = redis.asyncio.Redis.from_url(
+                self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def _redis_unavailable(self, exc: BaseException) -> None:
+        """Log (at most once a minute) that this process fetches its own token for now."""
+        now = time.monotonic()
+        if now - self._redis_warned_at > 60:
+            logger.error("WeChat access token not shared: redis unreachable (%s), this process "
+                         "fetches its own", type(exc).__name__)
+            self._redis_warned_at = now
 
     def _token_is_fresh(self) -> bool:
         return self._token is not None and self._clock() < self._token_renew_at

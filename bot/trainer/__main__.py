@@ -2,14 +2,15 @@
 
 - ``retrain [--no-deploy] [--data DIR] [--config FILE] [--domain FILE]``: validate, train,
   evaluate on the held-out split, gate against the model in service, deploy if no worse.
-- ``deploy ID [--force]``: put a registered model into service on the running Rasa server
-  (``--force`` for one the gate refused).
-- ``rollback``: back to the model in service before the current one.
-- ``models``: the registry, newest first.
+- ``deploy ID [--force]``: put a registered model into service on the running Rasa servers,
+  replica after replica (``--force`` for one the gate refused).
+- ``rollback``: back to the model in service before the current one (on every replica).
+- ``models``: the registry, newest first, and which replica serves which model.
+- ``status``: ask every replica which model it serves now, next to what the registry says.
 - ``collect`` / ``export``: the trainers' inbox (bot/trainer/inbox.py, bot/trainer/export.py).
 
-The Rasa server is ``RASA_URL`` with ``RASA_TOKEN`` (or ``var/rasa_token``, which ``make run``
-writes).
+The Rasa server is ``RASA_URL`` with ``RASA_TOKEN`` or ``RASA_TOKEN_FILE`` (else ``var/rasa_token``,
+which ``make run`` writes).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
-from bot.config import PROJECT_ROOT, load_settings, local_now
+from bot.config import PROJECT_ROOT, load_settings, local_now, rasa_api_token
 from bot.trainer.registry import Registry, RegistryError
 
 if TYPE_CHECKING:
@@ -28,15 +29,20 @@ EXIT_ERROR = 2
 
 
 def admin_client() -> RasaAdmin:
-    """The running Rasa server as configured (token from the settings or var/rasa_token)."""
+    """The running Rasa server as configured (token as `make run` gives it, see
+    :func:`bot.config.rasa_api_token`)."""
     from bot.trainer.deploy import RasaAdmin
 
     settings = load_settings()
-    token = settings.rasa_token
-    token_file = PROJECT_ROOT / "var" / "rasa_token"
-    if not token and token_file.exists():
-        token = token_file.read_text().strip()
-    return RasaAdmin(settings.rasa_url, token)
+    return RasaAdmin(settings.rasa_url, rasa_api_token(settings))
+
+
+def admin_clients() -> list[RasaAdmin]:
+    """Every Rasa replica a deploy rolls over (RASA_REPLICAS, else RASA_URL), in that order."""
+    from bot.trainer.deploy import RasaAdmin, replica_urls
+
+    token = admin_client().token
+    return [RasaAdmin(url, token) for url in replica_urls(load_settings())]
 
 
 def _deployer(registry: Registry, force: bool = False) -> Callable[[int], str]:
@@ -44,12 +50,14 @@ def _deployer(registry: Registry, force: bool = False) -> Callable[[int], str]:
     from bot.trainer.deploy import deploy
 
     def run(model_id: int) -> str:
-        done = deploy(registry, model_id, admin_client(), local_now(), force=force)
+        admins = admin_clients()
+        done = deploy(registry, model_id, admins, local_now(), force=force)
         name = Path(done.record.file).name
+        where = ", ".join(a.base_url for a in admins)
         if done.live:
-            return f"model {model_id} ({name}) is now in service on {admin_client().base_url}"
+            return f"model {model_id} ({name}) is now in service on {where}"
         return (f"model {model_id} ({name}) recorded as deployed; no Rasa server answered at "
-                f"{admin_client().base_url}, so `make run` will start with it")
+                f"{where}, so `make run` will start with it")
 
     return run
 
@@ -62,7 +70,45 @@ def show_models(registry: Registry) -> str:
         rows.append(f"{r.id:<3} {r.status:<10} {macro:<9} {r.trained_at:<20} {r.data_hash[:8]}  "
                     f"{Path(r.file).name}" + (f"  [{r.note}]" if r.note else ""))
         rows += [f"      refused: {reason}" for reason in r.reasons if r.status == "refused"]
-    return "\n".join(rows) if len(rows) > 1 else "the registry is empty"
+    if len(rows) == 1:
+        return "the registry is empty"
+    return "\n".join(rows + replica_lines(registry))
+
+
+def replica_lines(registry: Registry) -> list[str]:
+    """Which replica serves which model, as the last deploy left them (none: no lines)."""
+    replicas = registry.replicas()
+    if not replicas:
+        return []
+    names = {r.id: Path(r.file).name for r in registry.all()}
+    return ["", "replica                        model"] + [
+        f"{url:<30} {model} ({names.get(model, '?')})" for url, model in replicas.items()]
+
+
+def show_status(registry: Registry, admins: Sequence[RasaAdmin]) -> tuple[str, bool]:
+    """Each replica's model now (its /status), next to the registry's; and whether all agree."""
+    from bot.trainer.deploy import DeployError
+
+    deployed = registry.deployed()
+    recorded = registry.replicas()
+    names = {r.id: Path(r.file).name for r in registry.all()}
+    rows = [f"in service: model {deployed.id} ({names[deployed.id]})" if deployed
+            else "in service: no model deployed with python -m bot.trainer"]
+    agree = True
+    for admin in admins:
+        try:
+            status = admin.status()
+            serving = status.get("model_file") if status is not None else None
+            now = f"serves {serving}" if status is not None else "does not answer"
+        except DeployError as exc:
+            serving, now = None, f"error: {exc}"
+        model = recorded.get(admin.base_url, deployed.id if deployed else None)
+        expected = names.get(model) if model is not None else None
+        ok = expected is None or serving == expected
+        agree = agree and ok
+        rows.append(f"{admin.base_url:<30} {now}" + ("" if ok else
+                    f"  (registry: model {model}, {expected})"))
+    return "\n".join(rows), agree
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -84,6 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     deploy.add_argument("--force", action="store_true", help="also a model the gate refused")
     sub.add_parser("rollback", help="back to the previous model")
     sub.add_parser("models", help="list the registry")
+    sub.add_parser("status", help="which model each Rasa replica serves now")
     sub.add_parser("collect", help="fill the trainers' inbox", add_help=False)
     sub.add_parser("export", help="write reviewed examples to data/nlu", add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -112,10 +159,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "rollback":
             from bot.trainer.deploy import rollback
 
-            done = rollback(registry, admin_client(), local_now())
+            done = rollback(registry, admin_clients(), local_now())
             where = "now in service" if done.live else "recorded as deployed (no server running)"
             print(f"rolled back to model {done.record.id} ({Path(done.record.file).name}): {where}")
             return 0
+        if args.command == "status":
+            text, agree = show_status(registry, admin_clients())
+            print(text)
+            return 0 if agree else 1
         print(show_models(registry))
         return 0
     except RegistryError as exc:

@@ -7,6 +7,10 @@ Records are never deleted; a model's status is ``candidate`` (trained, not yet j
 ``refused`` (the gate said no, with its reasons), ``deployed`` (the one in service; at most one),
 or ``retired`` (was deployed before). ``previous`` points at the model that was in service when
 this one was deployed: ``rollback`` goes back along it.
+
+With several Rasa replicas (RASA_REPLICAS) the file also says which replica serves which model
+(``"replicas": {base URL: model id}``), as the last deploy left them: after a deploy that failed
+half-way and was rolled back, this is where a replica that could not be switched back shows.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from bot.config import PROJECT_ROOT
 
@@ -96,23 +100,48 @@ class Registry:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[list[ModelRecord]]:
         """The records, under an exclusive lock; what the block leaves in the list is saved."""
+        with self._locked_state() as (records, _):
+            yield records
+
+    @contextlib.contextmanager
+    def _locked_state(self) -> Iterator[tuple[list[ModelRecord], dict[str, int]]]:
+        """Records and the replicas' models, under the lock; changes to either are saved."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            records = self._read()
-            before = [asdict(r) for r in records]
-            yield records
-            if [asdict(r) for r in records] != before:
+            records, replicas = self._read_state()
+            before = ([asdict(r) for r in records], dict(replicas))
+            yield records, replicas
+            if ([asdict(r) for r in records], replicas) != before:
+                content: dict[str, Any] = {"models": [asdict(r) for r in records]}
+                if replicas:
+                    content["replicas"] = replicas
                 tmp = self.path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"models": [asdict(r) for r in records]},
-                                          ensure_ascii=False, indent=2) + "\n")
+                tmp.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n")
                 os.replace(tmp, self.path)
 
-    def _read(self) -> list[ModelRecord]:
+    def _read_state(self) -> tuple[list[ModelRecord], dict[str, int]]:
         if not self.path.exists():
-            return []
+            return [], {}
         raw = json.loads(self.path.read_text() or '{"models": []}')
-        return [ModelRecord(**r) for r in raw.get("models", [])]
+        replicas = {str(url): int(model) for url, model in raw.get("replicas", {}).items()}
+        return [ModelRecord(**r) for r in raw.get("models", [])], replicas
+
+    def _read(self) -> list[ModelRecord]:
+        return self._read_state()[0]
+
+    def replicas(self) -> dict[str, int]:
+        """Which Rasa replica (base URL) serves which model id, as the last deploy left them.
+
+        Empty when no deploy reached a running server (`make run` starts with `deployed()`).
+        """
+        return self._read_state()[1]
+
+    def set_replicas(self, replicas: Mapping[str, int]) -> None:
+        """Record what each replica serves (after a rolling deploy that failed half-way)."""
+        with self._locked_state() as (_, current):
+            current.clear()
+            current.update(replicas)
 
     def all(self) -> list[ModelRecord]:
         """Every record, oldest first."""
@@ -153,16 +182,21 @@ class Registry:
                                      reasons=list(reasons))
             return records[index]
 
-    def mark_deployed(self, model_id: int, now: datetime,
-                      rollback: bool = False) -> ModelRecord:
+    def mark_deployed(self, model_id: int, now: datetime, rollback: bool = False,
+                      replicas: Mapping[str, int] | None = None) -> ModelRecord:
         """`model_id` is now in service; the one before is retired and remembered as previous.
 
         Args:
             rollback: going back: the model keeps its own `previous`, so repeated rollbacks
                 walk back through the history.
+            replicas: what each Rasa replica now serves (replaces the recorded map); None
+                leaves the map as it is.
         """
-        with self._locked() as records:
+        with self._locked_state() as (records, recorded_replicas):
             index = _index(records, model_id)
+            if replicas is not None:
+                recorded_replicas.clear()
+                recorded_replicas.update(replicas)
             current = next((i for i, r in enumerate(records) if r.status == DEPLOYED), None)
             if current is not None and records[current].id == model_id:
                 return records[index]

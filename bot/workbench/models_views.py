@@ -23,6 +23,7 @@ async def models_page(request: web.Request) -> web.StreamResponse:
     """GET /trainer/models: the registry, newest first."""
     registry = request.app.get(MODEL_REGISTRY) or Registry(settings(request).model_registry)
     records = await in_thread(registry.all)
+    replicas = await in_thread(registry.replicas)
     rows = [{
         "id": r.id, "file": Path(r.file).name, "status": r.status,
         "status_label": STATUS_LABELS.get(r.status, r.status),
@@ -30,6 +31,7 @@ async def models_page(request: web.Request) -> web.StreamResponse:
         "trained_at": r.trained_at.replace("T", " "),
         "deployed_at": (r.deployed_at or "").replace("T", " "), "data_hash": r.data_hash[:8],
         "previous": r.previous, "reasons": r.reasons, "note": r.note,
+        "replicas": [url for url, model in replicas.items() if model == r.id],
     } for r in reversed(records)]
     return render(request, "models.html", {"rows": rows})
 
