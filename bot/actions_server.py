@@ -28,8 +28,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from bot.channels import senders
-from bot.config import ACTION_TOKEN_HEADER, PROJECT_ROOT, load_settings
-from bot.launcher import ensure_token
+from bot.config import ACTION_TOKEN_HEADER, PROJECT_ROOT, ensure_token, load_settings
 from bot.metrics import CONTENT_TYPE, Metrics, exposition, may_scrape, process_metrics, refusal
 
 if TYPE_CHECKING:  # sanic comes with rasa_sdk, imported on first use

@@ -34,8 +34,10 @@ from bot.config import (
     RASA_TOKEN_HEADER,
     REST_TOKEN_HEADER,
     Settings,
+    ensure_token,
     load_settings,
     on_loopback,
+    rasa_api_token,
 )
 
 logger = logging.getLogger("postdesk.launcher")
@@ -57,34 +59,6 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         os.fchmod(f.fileno(), 0o600)
         f.write(text)
-
-
-def ensure_token(token: str, path: Path) -> str:
-    """Return ``token`` if set, else the one kept in ``path`` (generated there once, mode 0600)."""
-    if token:
-        return token
-    kept = path.read_text().strip() if path.exists() else ""
-    if kept:
-        return kept
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it (or it is empty): use it, or refill it
-        if path.read_text().strip():
-            return path.read_text().strip()
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(token)
-    return token
-
-
-def rasa_api_token(settings: Settings,
-                   generated: Path = PROJECT_ROOT / "var" / "rasa_token") -> str:
-    """The Rasa HTTP API token: RASA_TOKEN or RASA_TOKEN_FILE (read by the settings), else
-    ``generated``."""
-    return ensure_token(settings.rasa_token, generated)
 
 
 def local_host(interface: str) -> str:

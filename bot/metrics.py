@@ -22,7 +22,7 @@ import ipaddress
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, Mapping, Optional
+from typing import Collection, Iterator, Mapping, Optional
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,6 +48,7 @@ WECHAT_API_ERROR_KINDS = (
     "refused",        # any other errcode (wrong secret, IP not whitelisted, ...)
 )
 FALLBACK_OUTCOMES = ("clarify", "hand_over")
+WECHAT_API_ERRORS = "postdesk_wechat_api_errors_total"
 # A request carrying one of these came through a proxy, whatever the peer's address.
 FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
@@ -58,23 +59,30 @@ class Metrics:
     Args:
         registry: where they are registered: prometheus_client's ``REGISTRY`` for a real
             process (`process_metrics`), a fresh ``CollectorRegistry`` in a test.
+        only: the names of the metrics to register (default: all); the others are recorded
+            in no registry (the workbench serves only ``WECHAT_API_ERRORS`` of these).
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry,
+                 only: Optional[Collection[str]] = None) -> None:
         self.registry = registry
+
+        def where(name: str) -> Optional[CollectorRegistry]:
+            return registry if only is None or name in only else None
+
         self.turns = Counter(
             "postdesk_turns_total", "Customer messages handed to Rasa, by channel.",
-            ["channel"], registry=registry)
+            ["channel"], registry=where("postdesk_turns_total"))
         self.turn_seconds = Histogram(
             "postdesk_turn_seconds", "Time Rasa took to answer a customer message, by channel.",
-            ["channel"], buckets=TURN_BUCKETS_S, registry=registry)
+            ["channel"], buckets=TURN_BUCKETS_S, registry=where("postdesk_turn_seconds"))
         self.fallback_turns = Counter(
             "postdesk_fallback_turns_total",
             "Turns the NLU could not read (nlu_fallback), by channel and how they were answered.",
-            ["channel", "outcome"], registry=registry)
+            ["channel", "outcome"], registry=where("postdesk_fallback_turns_total"))
         self.wechat_api_errors = Counter(
-            "postdesk_wechat_api_errors_total",
-            "Failed calls to WeChat's API (each attempt), by kind.", ["kind"], registry=registry)
+            WECHAT_API_ERRORS, "Failed calls to WeChat's API (each attempt), by kind.",
+            ["kind"], registry=where(WECHAT_API_ERRORS))
         for kind in WECHAT_API_ERROR_KINDS:  # every series exists from the start, at 0
             self.wechat_api_errors.labels(kind=kind)
 

@@ -50,7 +50,7 @@ import aiohttp
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.config import PROJECT_ROOT, Settings, ensure_token, load_settings, rasa_api_token
 from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
 
 logger = logging.getLogger("postdesk.server")
@@ -354,8 +354,6 @@ def rasa_argv(args: Sequence[str], settings: Settings) -> List[str]:
     if not _option_given(argv, "-p", "--port"):
         argv += ["--port", str(settings.rasa_port)]
     if "--enable-api" in argv and not _option_given(argv, "-t", "--auth-token"):
-        from bot.launcher import rasa_api_token
-
         argv += ["--auth-token", rasa_api_token(settings)]
     return argv
 
@@ -371,8 +369,6 @@ def export_action_token(settings: Settings) -> None:
     Rasa substitutes ``${...}`` from the process environment, so the token of the settings
     (ACTION_TOKEN in the environment or .env), else ``var/action_token``, is put there.
     """
-    from bot.launcher import ensure_token
-
     os.environ["ACTION_TOKEN"] = ensure_token(settings.action_token,
                                               PROJECT_ROOT / "var" / "action_token")
 

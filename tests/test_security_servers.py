@@ -17,8 +17,8 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.launcher import (ACTION_TOKEN_HEADER, RASA_TOKEN_HEADER, Stack, endpoints_yaml,
-                          ensure_token)
+from bot.config import ensure_token
+from bot.launcher import ACTION_TOKEN_HEADER, RASA_TOKEN_HEADER, Stack, endpoints_yaml
 from bot.workbench.rasa_client import RasaClient
 from tests.stack import ACTION_TOKEN, TOKEN
 

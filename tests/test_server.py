@@ -17,6 +17,8 @@ from bot.store.db import make_engine, make_session_factory
 from bot.store import workorders as wo
 from bot.store.uow import uow_factory
 from bot.trainer import inbox
+from bot.trainer.collect import collect
+from bot.trainer.tracker import dispose_tracker_engines
 from bot.workorders.policy import load_policy
 from bot.channels.wechat_sim import WeChatSimulator
 from tests.channels.conftest import AES_KEY, APP_ID
@@ -210,11 +212,11 @@ def test_an_unsure_reading_is_clarified_and_the_pick_goes_on(stack: Stack, pick:
     # The pick goes to the trainers' inbox, labelled, with the customer's own words.
     engine, uows = store(stack)
     try:
-        inbox.collect(uows, stack.tracker_store_url, None, datetime.now())
+        collect(uows, stack.tracker_store_url, None, datetime.now())
         found = [c for c in inbox.list_candidates(uows, limit=200) if c.sender_id == f"rest:{sender}"]
     finally:
         engine.dispose()
-        inbox.dispose_tracker_engines()
+        dispose_tracker_engines()
     assert [(c.text, c.reason, c.suggested_intent) for c in found] == [
         (UNSURE_WITH_NUMBER, "clarified", intent)]
 

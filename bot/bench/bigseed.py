@@ -31,23 +31,15 @@ import itertools
 import random
 import sys
 import time as clock
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store.desk import AgentReply, ConversationDay, HandoverEvent
-from bot.store.models import (
-    HandoverRequest,
-    MailItem,
-    PickupOrder,
-    PickupReminder,
-    TrackingEvent,
-    WorkOrder,
-    WorkOrderEvent,
-)
+from bot.store.db import SCHEMA
+from bot.store.models import MailItem
 from bot.store.seed import BANNA, BAOSHAN, HONGHE, KUNMING, QUJING
 from bot.store.status import Category, Channel, PickupStatus, Priority, WorkOrderStatus
 from bot.store.status import StatusCode as S
@@ -73,24 +65,34 @@ class YearSize:
 
 @dataclass(frozen=True)
 class SeedCounts:
-    """Rows written per table, and the seconds it took."""
+    """Rows written per table (each field names its table), and the seconds it took."""
 
-    mail_items: int
-    tracking_events: int
-    work_orders: int
-    work_order_events: int
-    pickups: int
-    pickup_reminders: int
-    conversation_days: int
-    handovers: int
-    agent_replies: int
+    mail_items: int = field(metadata={"table": "mail_item"})
+    tracking_events: int = field(metadata={"table": "tracking_event"})
+    work_orders: int = field(metadata={"table": "work_order"})
+    work_order_events: int = field(metadata={"table": "work_order_event"})
+    pickups: int = field(metadata={"table": "pickup_order"})
+    pickup_reminders: int = field(metadata={"table": "pickup_reminder"})
+    conversation_days: int = field(metadata={"table": "conversation_day"})
+    handovers: int = field(metadata={"table": "handover_request"})
+    agent_replies: int = field(metadata={"table": "agent_reply"})
     seconds: float
+
+    @classmethod
+    def of_tables(cls, written: Mapping[str, int], seconds: float) -> SeedCounts:
+        """The counts of `written` (rows per table name)."""
+        return cls(**{f.name: written[f.metadata["table"]] for f in fields(cls)
+                      if "table" in f.metadata}, seconds=seconds)
+
+    def per_table(self) -> dict[str, int]:
+        """Rows written per table name (every table a seed writes)."""
+        return {f.metadata["table"]: getattr(self, f.name) for f in fields(self)
+                if "table" in f.metadata}
 
     def lines(self) -> list[str]:
         """One line per table, name and row count, for the command line."""
-        return [f"{name:<18} {getattr(self, name):>10,}" for name in (
-            "mail_items", "tracking_events", "work_orders", "work_order_events", "pickups",
-            "pickup_reminders", "conversation_days", "handovers", "agent_replies")]
+        return [f"{f.name:<18} {getattr(self, f.name):>10,}" for f in fields(self)
+                if "table" in f.metadata]
 
 
 # --- geography and people --------------------------------------------------------------------
@@ -191,18 +193,13 @@ class _Ids:
 class _Writer:
     """Buffers rows per table and inserts them with executemany in batches, parents first."""
 
-    ORDER = ("mail_item", "tracking_event", "pickup_order", "pickup_reminder", "work_order",
-             "work_order_event", "handover_request", "handover_event", "agent_reply",
-             "conversation_day")
+    # The store's tables, each after those it refers to (the schema's dependency order).
+    ORDER = tuple(t.name for t in SCHEMA.sorted_tables)
 
     def __init__(self, connection: Connection, batch: int) -> None:
         self.connection = connection
         self.batch = batch
-        self.tables = {t.name: t for t in (
-            MailItem.__table__, TrackingEvent.__table__, PickupOrder.__table__,
-            PickupReminder.__table__, WorkOrder.__table__, WorkOrderEvent.__table__,
-            HandoverRequest.__table__, HandoverEvent.__table__, AgentReply.__table__,
-            ConversationDay.__table__)}
+        self.tables = {t.name: t for t in SCHEMA.sorted_tables}
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in self.ORDER}
         self.written: dict[str, int] = {t: 0 for t in self.ORDER}
 
@@ -225,14 +222,12 @@ class _Writer:
 
 
 def _next_ids(connection: Connection) -> _Ids:
-    # Mapped classes, each with an integer ``id`` (mypy cannot see the columns).
-    tables: list[Any] = [MailItem, TrackingEvent, PickupOrder, PickupReminder, WorkOrder,
-                         WorkOrderEvent, HandoverRequest, HandoverEvent, AgentReply,
-                         ConversationDay]
+    # Every table keyed by an integer ``id``.
     values = {}
-    for model in tables:
-        highest = connection.execute(select(func.max(model.id))).scalar()
-        values[model.__tablename__] = (highest or 0) + 1
+    for table in SCHEMA.sorted_tables:
+        if "id" in table.c:
+            highest = connection.execute(select(func.max(table.c.id))).scalar()
+            values[table.name] = (highest or 0) + 1
     return _Ids(values)
 
 
@@ -741,10 +736,10 @@ def _seed_conversations(w: _World, writer: _Writer, ids: _Ids, end: datetime, co
 # --- the whole year --------------------------------------------------------------------------
 
 
-def _reset_sequences(connection: Connection) -> None:
+def _reset_sequences(connection: Connection, written: Mapping[str, int]) -> None:
     if connection.dialect.name != "postgresql":
         return
-    for table in _Writer.ORDER:
+    for table in (name for name in _Writer.ORDER if written[name]):
         connection.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))
@@ -798,19 +793,13 @@ def seed_year(engine: Engine, end: datetime, size: YearSize = YearSize(), seed: 
             f"({clock.perf_counter() - began:.1f} s)")
         _seed_conversations(w, writer, ids, end, int(size.work_orders * 1.6), wechat_senders)
         writer.flush()
-        _reset_sequences(connection)
+        _reset_sequences(connection, writer.written)
         say(f"conversations: {writer.written['conversation_day']:,} days, "
             f"{writer.written['handover_request']:,} hand-overs "
             f"({clock.perf_counter() - began:.1f} s)")
     with engine.begin() as connection:
         connection.execute(text("ANALYZE"))
-    written = writer.written
-    return SeedCounts(
-        mail_items=written["mail_item"], tracking_events=written["tracking_event"],
-        work_orders=written["work_order"], work_order_events=written["work_order_event"],
-        pickups=written["pickup_order"], pickup_reminders=written["pickup_reminder"],
-        conversation_days=written["conversation_day"], handovers=written["handover_request"],
-        agent_replies=written["agent_reply"], seconds=clock.perf_counter() - began)
+    return SeedCounts.of_tables(writer.written, seconds=clock.perf_counter() - began)
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -49,8 +49,9 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.reports.periods import Month, as_date, day_of, days_between, percent, ratio
-from bot.store.desk import AgentReply, ConversationDay, ReplyDecision
 from bot.store.models import (
+    AgentReply,
+    ConversationDay,
     HandoverRequest,
     PickupOrder,
     PickupReminder,
@@ -58,7 +59,7 @@ from bot.store.models import (
     WorkOrderEvent,
     as_store_time,
 )
-from bot.store.status import Category, Channel, WorkOrderStatus, label_of
+from bot.store.status import Category, Channel, ReplyDecision, WorkOrderStatus, label_of
 from bot.store.uow import UowFactory
 from bot.text import gazetteer
 

@@ -110,6 +110,12 @@ class HandoverRepository:
         )
         return list(self.session.execute(stmt).scalars())
 
+    def count_waiting(self) -> int:
+        """How many requests `list_waiting` lists, counted in the database (no rows loaded)."""
+        stmt = select(func.count(HandoverRequest.id)).where(
+            HandoverRequest.status == HandoverStatus.WAITING.value)
+        return int(self.session.execute(stmt).scalar_one())
+
 
 class WorkOrderRepository:
     """Work orders and their append-only history."""
@@ -230,6 +236,11 @@ class WorkOrderRepository:
         total = self.session.execute(
             select(func.count(WorkOrder.id)).where(*conditions)).scalar_one()
         return list(self.session.execute(stmt).scalars()), int(total)
+
+    def count_overdue(self, now: datetime) -> int:
+        """How many orders `page(now, overdue_only=True)` lists, counted in the database."""
+        stmt = select(func.count(WorkOrder.id)).where(self.overdue_at(now))
+        return int(self.session.execute(stmt).scalar_one())
 
     def counties(self) -> list[str]:
         """Every county an order is filed under, sorted."""

@@ -18,8 +18,8 @@ The store keeps the raw text; trainers see it through `review_text` (`bot.traine
 masks phones, ID numbers, e-mail addresses, street addresses and names without changing the
 length, so entity offsets chosen on the masked text are the offsets in the raw text.
 
-This module holds the review services and is the inbox's public face: it also re-exports what
-the workbench needs of the modules above (see ``__all__``). The tables are in
+This module holds the review services; what a candidate is (its reasons, statuses, spans and
+errors) is `bot.trainer.candidates`. The tables are in
 `bot.store.models` (`NluCandidate`, `CollectCursor`), their queries in
 `bot.store.repositories.InboxRepository` (``uow.inbox``).
 """
@@ -35,35 +35,17 @@ from sqlalchemy.exc import IntegrityError
 from bot.store.models import NluCandidate, as_store_time
 from bot.store.uow import UnitOfWork, UowFactory
 from bot.trainer.candidates import (
-    REASON_LABELS,
     SAME_MESSAGE_WINDOW,
-    STATUS_LABELS,
     CandidateNotFound,
     CandidateStatus,
     CandidateView,
     Reason,
-    Span,
     TrainerError,
     candidate_view,
     dump_spans,
     is_message,
 )
-from bot.trainer.collect import CollectResult, collect
-from bot.trainer.pii import review_text
-from bot.trainer.tracker import dispose_tracker_engines
-from bot.trainer.vocabulary import Vocabulary, domain_vocabulary, validate_annotation
-
-__all__ = [
-    # review (this module)
-    "annotate", "count_by", "discard", "get_candidate", "list_candidates", "record_correction",
-    # the vocabulary of candidates (bot.trainer.candidates)
-    "REASON_LABELS", "STATUS_LABELS", "CandidateNotFound", "CandidateStatus", "CandidateView",
-    "Reason", "Span", "TrainerError",
-    # collecting (bot.trainer.collect, bot.trainer.tracker)
-    "CollectResult", "collect", "dispose_tracker_engines",
-    # masking (bot.trainer.pii) and the domain (bot.trainer.vocabulary)
-    "review_text", "Vocabulary", "domain_vocabulary", "validate_annotation",
-]
+from bot.trainer.vocabulary import domain_vocabulary, validate_annotation
 
 
 def record_correction(uows: UowFactory, sender_id: str, channel: str, text: str,

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.config import Settings, local_now
 from bot.store.accounts import LoginPolicy
 from bot.store.uow import UowFactory
-from bot.trainer.inbox import domain_vocabulary
+from bot.trainer.vocabulary import domain_vocabulary
 from bot.workbench import (
     accounts_views,
     conversations,

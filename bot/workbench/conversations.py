@@ -34,15 +34,17 @@ from bot.config import TIMEZONE
 from bot.store import desk, services
 from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role, list_accounts
-from bot.store.status import StatusCode
+from bot.store.status import Delivery, StatusCode
 from bot.text.dates import iso_local
 from bot.text.masking import mask_signer
-from bot.trainer.inbox import TrainerError, record_correction
+from bot.trainer.candidates import TrainerError
+from bot.trainer.inbox import record_correction
 from bot.workbench import keys
 from bot.workbench.auth import current_account, require_role
 from bot.workbench.delivery import Deliverer
 from bot.workbench.keys import (
     DELIVERER,
+    METRICS,
     POLICY,
     RASA,
     SETTINGS,
@@ -544,7 +546,7 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
         return json_error(str(exc), 404)
     except desk.DeskError as exc:
         return json_error(str(exc), 409)
-    retry = not created and reply.final_text and reply.delivery == desk.Delivery.FAILED.value
+    retry = not created and reply.final_text and reply.delivery == Delivery.FAILED.value
     if reply.final_text and (created or retry):
         reply = await _deliver(request, reply, log_to_tracker=created)
     return web.json_response({"reply": _reply_json(reply, account), "created": created},
@@ -620,7 +622,7 @@ async def _desk_context(app: web.Application) -> AsyncIterator[None]:
     if RASA not in app:
         app[RASA] = RasaClient(settings.rasa_url, settings.rasa_token)
     if DELIVERER not in app:
-        app[DELIVERER] = Deliverer(settings)
+        app[DELIVERER] = Deliverer(settings, app[METRICS])
     app[QUEUE_HUB] = QueueHub(lambda: app[UOWS]())
     yield
     await app[QUEUE_HUB].stop()

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from bot.channels import senders
 from bot.channels.wechat_api import WeChatClient, WindowClosed
 from bot.channels.wechat_splitting import split_for_wechat
 from bot.config import Settings
+from bot.metrics import WECHAT_API_ERRORS, Metrics
 from bot.store.desk import ReplyView
 from bot.text.masking import mask_text
 
@@ -32,17 +35,25 @@ class Outcome:
 
 
 class Deliverer:
-    """Sends agents' replies; one per workbench process (it keeps the WeChat token)."""
+    """Sends agents' replies; one per workbench process (it keeps the WeChat token).
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        settings: the WeChat account and API address.
+        registry: where the WeChat API errors of the replies are counted (the workbench's
+            ``/metrics`` registry, ``keys.METRICS``); the counter is registered there now.
+    """
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
+        self._metrics = Metrics(registry, only={WECHAT_API_ERRORS})
         self._wechat: WeChatClient | None = None
 
     def _client(self) -> WeChatClient:
         if self._wechat is None:
             s = self.settings
             self._wechat = WeChatClient(s.wechat_app_id, s.wechat_app_secret,
-                                        base_url=s.wechat_api_base_url)
+                                        base_url=s.wechat_api_base_url, redis_url=s.redis_url,
+                                        metrics=self._metrics)
         return self._wechat
 
     async def close(self) -> None:

@@ -29,8 +29,8 @@ from bot.store.uow import UowFactory
 if TYPE_CHECKING:  # the types of the values only; those modules import this one
     from prometheus_client import CollectorRegistry
 
-    from bot.trainer.inbox import Vocabulary
     from bot.trainer.registry import Registry
+    from bot.trainer.vocabulary import Vocabulary
     from bot.workbench.auth import AuthConfig, LoginGuard
     from bot.workbench.delivery import Deliverer
     from bot.workbench.rasa_client import RasaClient

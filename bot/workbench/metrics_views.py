@@ -4,7 +4,8 @@ The agents' load, read from the store at each scrape (in a worker thread, like e
 store call): ``postdesk_handover_queue_length``, the hand-overs waiting for an agent, and
 ``postdesk_work_orders_overdue``, the orders open, unanswered and past their deadline (the
 rule of the order list's "overdue only"). Beside them: the WeChat API errors of agents'
-replies (`bot.workbench.delivery`) and the Python process's own metrics.
+replies, counted straight into this registry by the app's `bot.workbench.delivery.Deliverer`
+(registered when it is made, on startup), and the Python process's own metrics.
 
 Each app has a registry of its own (``keys.METRICS``, made by `make_registry`), so test apps
 do not see each other's collectors. Access as for every PostDesk metrics route
@@ -23,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.metrics import CONTENT_TYPE, exposition, may_scrape, process_metrics, refusal
+from bot.metrics import CONTENT_TYPE, exposition, may_scrape, refusal
 from bot.store.models import as_store_time
 from bot.store.uow import UowFactory
 from bot.workbench.auth import public
@@ -40,9 +41,8 @@ OVERDUE_HELP = "Work orders open, unanswered and past their deadline."
 def desk_load(uows: UowFactory, now: datetime) -> tuple[int, int]:
     """(hand-overs waiting for an agent, overdue work orders) as of `now`, in one unit of work."""
     with uows() as uow:
-        waiting = len(uow.handovers.list_waiting())
-        # The order list's count of "overdue only", without the rows (LIMIT 0).
-        _, overdue = uow.work_orders.page(as_store_time(now), overdue_only=True, limit=0)
+        waiting = uow.handovers.count_waiting()
+        overdue = uow.work_orders.count_overdue(as_store_time(now))
     return waiting, overdue
 
 
@@ -65,11 +65,10 @@ class DeskLoad(Collector):
 
 
 def make_registry(app: web.Application) -> CollectorRegistry:
-    """The registry `/metrics` serves for `app`: its desk load, the WeChat API errors of this
-    process, and the Python process's collectors."""
+    """The registry `/metrics` serves for `app`: its desk load and the Python process's
+    collectors (the app's deliverer adds the WeChat API errors of agents' replies)."""
     registry = CollectorRegistry()
     registry.register(DeskLoad(app))
-    registry.register(process_metrics().wechat_api_errors)
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     return registry

@@ -33,6 +33,18 @@ from bot.store.accounts import Role
 from bot.text.dates import iso_local
 from bot.trainer import export as exporter
 from bot.trainer import inbox
+from bot.trainer.candidates import (
+    REASON_LABELS,
+    STATUS_LABELS,
+    CandidateNotFound,
+    CandidateStatus,
+    CandidateView,
+    Span,
+    TrainerError,
+)
+from bot.trainer.collect import CollectResult, collect
+from bot.trainer.pii import review_text
+from bot.trainer.vocabulary import Vocabulary
 from bot.workbench import keys
 from bot.workbench.auth import current_account, require_role
 from bot.workbench.keys import (
@@ -90,12 +102,12 @@ class TrainerPaths:
 
 
 class Collector:
-    """Runs `inbox.collect` in a thread, at most once every `interval` seconds."""
+    """Runs `collect` in a thread, at most once every `interval` seconds."""
 
     def __init__(self, interval: float = COLLECT_EVERY_S) -> None:
         self.interval = interval
         self.last_run: float | None = None
-        self.last_result: inbox.CollectResult | None = None
+        self.last_result: CollectResult | None = None
         self.last_error: str | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -115,7 +127,7 @@ class Collector:
             settings = app[keys.SETTINGS]
             try:
                 self.last_result = await in_thread(
-                    inbox.collect, app[UOWS], settings.tracker_store_url, now - COLLECT_WINDOW,
+                    collect, app[UOWS], settings.tracker_store_url, now - COLLECT_WINDOW,
                     now)
                 self.last_error = None
             except Exception:  # noqa: BLE001 - the inbox still lists what it has
@@ -128,8 +140,8 @@ COLLECTOR = web.AppKey("postdesk.trainer_collector", Collector)
 _EXPORT_LOCK = web.AppKey("postdesk.trainer_export_lock", dict)
 
 
-def _spans_for_page(spans: list[inbox.Span], text: str,
-                    vocabulary: inbox.Vocabulary) -> list[dict[str, Any]]:
+def _spans_for_page(spans: list[Span], text: str,
+                    vocabulary: Vocabulary) -> list[dict[str, Any]]:
     """Spans the page can show and edit: domain entities, inside the text, not overlapping."""
     out: list[dict[str, Any]] = []
     end = 0
@@ -140,13 +152,13 @@ def _spans_for_page(spans: list[inbox.Span], text: str,
     return out
 
 
-def candidate_json(view: inbox.CandidateView, vocabulary: inbox.Vocabulary) -> dict[str, Any]:
+def candidate_json(view: CandidateView, vocabulary: Vocabulary) -> dict[str, Any]:
     """A candidate as the page shows it: text masked, times in Beijing time."""
     annotated = view.intent is not None
     initial_spans = view.entities if annotated else view.predicted_entities
     guess = view.intent or view.suggested_intent or view.predicted_intent
     return {
-        "id": view.id, "text": inbox.review_text(view.text), "channel": view.channel,
+        "id": view.id, "text": review_text(view.text), "channel": view.channel,
         "channel_label": CHANNEL_LABELS.get(view.channel, view.channel),
         "received_at": iso_local(view.received_at),
         "received_label": f"{view.received_at:%Y-%m-%d %H:%M}",
@@ -166,7 +178,7 @@ def candidate_json(view: inbox.CandidateView, vocabulary: inbox.Vocabulary) -> d
 class Filters:
     """The inbox filters from the query string (anything invalid is dropped with a message)."""
 
-    status: str = inbox.CandidateStatus.NEW.value
+    status: str = CandidateStatus.NEW.value
     reason: str = ""
     intent: str = ""
     channel: str = ""
@@ -178,7 +190,7 @@ class Filters:
     @property
     def active(self) -> bool:
         """Whether any filter differs from the default (new candidates, nothing else)."""
-        return any((self.status != inbox.CandidateStatus.NEW.value, self.reason, self.intent,
+        return any((self.status != CandidateStatus.NEW.value, self.reason, self.intent,
                     self.channel, self.min_confidence is not None,
                     self.max_confidence is not None, self.date_from, self.date_to))
 
@@ -190,17 +202,17 @@ class Filters:
                 "date_from": self.date_from, "date_to": self.date_to}
 
 
-def parse_filters(query: Any, vocabulary: inbox.Vocabulary) -> tuple[Filters, list[str]]:
+def parse_filters(query: Any, vocabulary: Vocabulary) -> tuple[Filters, list[str]]:
     """Filters from the page's query string, and what could not be understood."""
     errors: list[str] = []
     filters = Filters()
-    status = query.get("status", inbox.CandidateStatus.NEW.value)
-    if status in inbox.STATUS_LABELS or status == "":
+    status = query.get("status", CandidateStatus.NEW.value)
+    if status in STATUS_LABELS or status == "":
         filters.status = status
     else:
         errors.append("未知的状态")
     reason = query.get("reason", "")
-    if reason in inbox.REASON_LABELS or reason == "":
+    if reason in REASON_LABELS or reason == "":
         filters.reason = reason
     else:
         errors.append("未知的来源")
@@ -233,7 +245,7 @@ def parse_filters(query: Any, vocabulary: inbox.Vocabulary) -> tuple[Filters, li
     return filters, errors
 
 
-def _vocabulary(app: web.Application) -> inbox.Vocabulary:
+def _vocabulary(app: web.Application) -> Vocabulary:
     return app[VOCABULARY]
 
 
@@ -256,7 +268,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     collected = collector.last_result
     return render(request, "trainer_inbox.html", {
         "rows": rows, "filters": filters, "errors": errors, "limit": PAGE_LIMIT,
-        "statuses": inbox.STATUS_LABELS, "reasons": inbox.REASON_LABELS,
+        "statuses": STATUS_LABELS, "reasons": REASON_LABELS,
         "by_status": by_status,
         "channels": {c: CHANNEL_LABELS.get(c, c) for c in channels},
         "intents": [(i, INTENT_LABELS.get(i, "")) for i in vocabulary.intents],
@@ -287,9 +299,9 @@ async def annotate(request: web.Request) -> web.StreamResponse:
         view = await in_thread(lambda: inbox.annotate(
             request.app[UOWS], candidate_id, intent or "", entities,
             account.username, now, domain_path=paths.domain_path))
-    except inbox.CandidateNotFound as exc:
+    except CandidateNotFound as exc:
         return json_error(str(exc), 404)
-    except inbox.TrainerError as exc:
+    except TrainerError as exc:
         return json_error(str(exc), 400)
     return json_ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 
@@ -302,7 +314,7 @@ async def discard(request: web.Request) -> web.StreamResponse:
     try:
         view = await in_thread(inbox.discard, request.app[UOWS], path_id(request),
                                account.username, keys.now(request))
-    except inbox.CandidateNotFound as exc:
+    except CandidateNotFound as exc:
         return json_error(str(exc), 404)
     return json_ok({"candidate": candidate_json(view, _vocabulary(request.app))})
 

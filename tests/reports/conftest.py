@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from bot.store.desk import AgentReply, ConversationDay
 from bot.store.models import (
+    AgentReply,
+    ConversationDay,
     HandoverRequest,
     MailItem,
     PickupOrder,

@@ -29,13 +29,8 @@ from bot.trainer.export import (
     main_export,
     pseudonymise,
 )
-from bot.trainer.inbox import (
-    Span,
-    annotate,
-    discard,
-    get_candidate,
-    record_correction,
-)
+from bot.trainer.candidates import Span
+from bot.trainer.inbox import annotate, discard, get_candidate, record_correction
 from tests.trainer.conftest import DataDirs
 
 T0 = datetime(2025, 6, 10, 9, 0)

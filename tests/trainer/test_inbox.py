@@ -13,16 +13,10 @@ from bot.trainer import collect as collect_module
 from bot.trainer import inbox
 from bot.store.models import CollectCursor, NluCandidate
 from bot.trainer.collect import main_collect
-from bot.trainer.inbox import (
-    CandidateNotFound,
-    TrainerError,
-    annotate,
-    collect,
-    discard,
-    list_candidates,
-    record_correction,
-    review_text,
-)
+from bot.trainer.candidates import CandidateNotFound, CandidateView, TrainerError
+from bot.trainer.collect import collect
+from bot.trainer.inbox import annotate, discard, list_candidates, record_correction
+from bot.trainer.pii import review_text
 from bot.trainer.tracker import EVENTS
 from tests.trainer.conftest import RasaTracker, reject_suggestion
 from tests.workbench.trainer_fixtures import (  # noqa: F401  (fixtures)
@@ -35,7 +29,7 @@ from tests.workbench.trainer_fixtures import (  # noqa: F401  (fixtures)
 T0 = datetime(2025, 6, 10, 9, 0)
 
 
-def by_text(uows: UowFactory) -> dict[str, inbox.CandidateView]:
+def by_text(uows: UowFactory) -> dict[str, CandidateView]:
     return {c.text: c for c in list_candidates(uows, limit=1000)}
 
 

@@ -15,13 +15,16 @@ from typing import Any, AsyncIterator
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY
 
 from bot.config import Settings, local_now
+from bot.metrics import WECHAT_API_ERRORS
 from bot.store import desk
 from bot.store.uow import UowFactory
 from bot.workbench.app import create_app
 from bot.workbench.keys import RASA
 from tests.channels.fake_wechat import FakeWeChat
+from tests.support.metrics import value
 from tests.workbench.desk_fixtures import accounts_db, store  # noqa: F401  (fixtures)
 from tests.workbench.support import CSRF_INPUT, PASSWORD, PHONE, FakeRasa, csrf, handover, post
 
@@ -191,6 +194,29 @@ async def test_a_closed_wechat_window_is_reported_and_a_retry_delivers(workbench
     assert answer["reply"]["delivery"] == "sent"
     assert [t for _, t, _ in workbench.wechat.sent] == ["您好，我是人工客服"]
     assert len(desk.replies_for(workbench.uows, hid)) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_wechat_errors_of_replies_are_counted_in_the_workbench_metrics(
+        workbench: Desk) -> None:
+    def in_process_registry() -> float | None:
+        return REGISTRY.get_sample_value(WECHAT_API_ERRORS, {"kind": "window_closed"})
+
+    async def in_workbench_metrics() -> float | None:
+        text = await (await workbench.clients["agent1"].get("/metrics")).text()
+        return value(text, WECHAT_API_ERRORS, kind="window_closed")
+
+    hid = handover(workbench.uows, "wx-m", "人工")
+    agent = await workbench.login("agent1")
+    await post(agent, f"/api/handovers/{hid}/claim")
+    outside = in_process_registry()
+    assert await in_workbench_metrics() == 0
+    workbench.wechat.fail_next(45015)
+    body = {"request_key": "m-1", "final_text": "您好，我是人工客服"}
+    status, answer = await post(agent, f"/api/conversations/{hid}/replies", body)
+    assert status == 201 and answer["reply"]["delivery"] == "failed"
+    assert await in_workbench_metrics() == 1
+    assert in_process_registry() == outside  # one registry: the app's
 
 
 @pytest.mark.asyncio

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.config import local_now
 from bot.trainer import inbox
+from bot.trainer.vocabulary import domain_vocabulary
 from bot.workbench import trainer_views
 from bot.workbench.trainer_views import COLLECTOR
 from tests.workbench.support import post
@@ -171,6 +172,6 @@ async def test_the_page_loads_its_script_and_marks_rows_for_browser_tests(bench:
 def test_every_intent_and_entity_of_the_domain_has_its_chinese_name() -> None:
     # The page lists what the domain has; the tables only name it. A new intent without a
     # name would be offered to trainers as a bare identifier.
-    vocabulary = inbox.domain_vocabulary()
+    vocabulary = domain_vocabulary()
     assert set(trainer_views.INTENT_LABELS) == set(vocabulary.intents)
     assert set(trainer_views.ENTITY_LABELS) == set(vocabulary.entities)
