@@ -14,10 +14,10 @@ export RASA_TELEMETRY_ENABLED ?= false
 
 # What a model is trained from: retrain only when one of these changed.
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
-                bot/nlu/postal_entities.py bot/nlu/intent_blend.py \
+                bot/nlu/postal_entities.py bot/nlu/intent_blend.py bot/dialogue/cached_ted.py \
                 $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
 
-.PHONY: help install train run test unit evaluate bench loadtest lint seed clean
+.PHONY: help install train run cluster test unit evaluate bench loadtest lint seed clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'

@@ -46,3 +46,49 @@ def test_malformed_answer_is_refused_with_the_same_message(both, body) -> None:
         fixed(action, body)
     assert our_error.value.message == rasa_error.value.message
     assert "Failed to validate Action server response" in our_error.value.message
+
+
+# Answers the quick check must judge exactly as the whole schema does: one of each event kind,
+# and events that fail only inside their own branch (or only in the common part).
+AGREEMENT = [
+    GOOD, *BAD,
+    {"events": [{"event": "user", "text": "到哪了", "parse_data": {
+        "intent": {"name": "track_mail", "confidence": 0.9},
+        "entities": [{"entity": "tracking_number", "value": "EA000000005CN", "start": 0}]}}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"value": "x"}]}}]},  # no entity
+    {"events": [{"event": "action", "name": "action_listen", "confidence": None}]},
+    {"events": [{"event": "action", "name": 3}]},
+    {"events": [{"event": "bot", "text": "您好", "timestamp": 1.5}]},
+    {"events": [{"event": "bot", "timestamp": "yesterday"}]},  # common part: not a number
+    {"events": [{"event": "entities", "entities": []}]},
+    {"events": [{"event": "entities"}]},
+    {"events": [{"event": "active_loop", "name": None}, {"event": "reset_slots"},
+                {"event": "session_started", "metadata": {"channel": "rest"}}]},
+    {"events": [{"event": "pause", "metadata": "not an object"}]},
+    {"events": [{"name": "mail_state", "value": 1}]},  # no event name
+    {"events": ["slot"]},
+    {"events": None},
+    {"responses": [{"text": "只有回复"}]},
+    {},
+    [],
+]
+
+
+@pytest.mark.parametrize("body", AGREEMENT)
+def test_quick_check_agrees_with_the_whole_schema(body) -> None:
+    from jsonschema.validators import validator_for
+
+    from bot.server import action_result_check
+
+    spec = RemoteAction.action_response_format_spec()
+    whole = validator_for(spec)(spec)
+    assert action_result_check(spec)(body) is whole.is_valid(body)
+
+
+def test_quick_check_accepts_and_refuses() -> None:
+    """The agreement above is not vacuous: both outcomes occur."""
+    from bot.server import action_result_check
+
+    check = action_result_check(RemoteAction.action_response_format_spec())
+    outcomes = {check(body) for body in AGREEMENT}
+    assert outcomes == {True, False}

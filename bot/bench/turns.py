@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -56,6 +57,38 @@ def bench_in_process(model: Path, n: int) -> list[float]:
     i = iter(range(n))
     return timed(lambda: loop.run_until_complete(
         agent.parse_message(MESSAGES[next(i) % len(MESSAGES)])), n)
+
+
+def closed_loop_rate(call: Callable[[int], object], concurrency: int, seconds: float) -> float:
+    """Calls per second of `concurrency` senders each calling again as soon as answered."""
+    counter = itertools.count()
+    stop = time.perf_counter() + seconds
+
+    def sender(_: int) -> int:
+        done = 0
+        while time.perf_counter() < stop:
+            call(next(counter))
+            done += 1
+        return done
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        total = sum(pool.map(sender, range(concurrency)))
+    return total / (time.perf_counter() - t0)
+
+
+def turn_cost(parse: Callable[[int], object], turn: Callable[[int], object], concurrency: int,
+              rounds: int = 3, seconds: float = 5.0) -> tuple[float, float]:
+    """Parses/s and turns/s at `concurrency`, measured in alternating windows.
+
+    The windows alternate (parse, turn, parse, turn ...) so that whatever else the machine
+    does weighs on both figures alike; each figure is the median of its windows.
+    """
+    parses, turns = [], []
+    for _ in range(rounds):
+        parses.append(closed_loop_rate(parse, concurrency, seconds))
+        turns.append(closed_loop_rate(turn, concurrency, seconds))
+    return statistics.median(parses), statistics.median(turns)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -119,6 +152,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             turn = timed(lambda: stack.say(f"bench-{next(i)}", "EA000000005CN到哪了"), args.n)
             print(f"Full turn with action call:   {percentiles(turn)}", flush=True)
+
+            # Issue 15's yardstick: customers each asking once about a seeded mail, against
+            # the same question parsed alone, at the same concurrency, in the same run.
+            question = "EA000000005CN到哪了"
+            parses, turns = turn_cost(
+                lambda k: post_json(parse_url, {"text": question}, headers=auth),
+                lambda k: stack.say(f"bench-cost-{next(i)}", question), args.concurrency)
+            print(f"Turn cost:                    {parses:.1f} parses/s, {turns:.1f} turns/s "
+                  f"at {args.concurrency} concurrent: turns = {turns / parses:.2f} x parses",
+                  flush=True)
 
             def one_turn(k: int) -> float:
                 t = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Dialogue policies of PostDesk's Rasa model (config.yml ``policies``)."""

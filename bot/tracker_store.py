@@ -1,0 +1,69 @@
+"""Rasa's SQL tracker store with its database work off the Rasa server's event loop.
+
+Rasa 3.6's ``SQLTrackerStore`` is ``async`` in name only: ``save`` and ``retrieve`` run their
+SQL (and SQLite's commit, which waits for the disk) on the event loop, so every other
+conversation waits while one tracker is written. It also builds an ORM object per event to
+insert, and loads whole ORM rows to read back only their JSON. This store runs the same
+queries in a worker thread, inserts a turn's new events in one statement and reads the
+``data`` column alone. Same table, same rows, same session rule (a tracker is the events
+since the latest ``session_started``), so trackers written by either store read back alike.
+
+``bot.launcher.endpoints_yaml`` names it as the tracker store (``type:
+bot.tracker_store.OffLoopSQLTrackerStore``); its options are ``type: SQL``'s.
+Rasa's lock store keeps one conversation's turns in order, so a conversation never has two
+writes in flight.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+
+class OffLoopSQLTrackerStore(SQLTrackerStore):
+    """:class:`SQLTrackerStore` whose reads and writes run in a worker thread."""
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the tracker's events not yet stored (of its latest session)."""
+        await self.stream_events(tracker)
+        await asyncio.to_thread(self._save_new_events, tracker)
+
+    def _save_new_events(self, tracker: DialogueStateTracker) -> None:
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id,
+                                       fetch_events_from_all_sessions=False).count()
+            rows = [self._row(tracker.sender_id, event.type_name, event.as_dict())
+                    for event in itertools.islice(tracker.events, stored, None)]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+
+    @staticmethod
+    def _row(sender_id: str, type_name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The ``events`` row of one event, as Rasa's store writes it."""
+        return {
+            "sender_id": sender_id,
+            "type_name": type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
+                        ) -> Optional[DialogueStateTracker]:
+        return await asyncio.to_thread(self._read, sender_id, fetch_events_from_all_sessions)
+
+    def _read(self, sender_id: str, all_sessions: bool) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id,
+                                      fetch_events_from_all_sessions=all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
