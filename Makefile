@@ -51,6 +51,9 @@ run: SEED_FLAGS = --refresh --demo
 run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
 	$(PY) -m bot.launcher --demo
 
+cluster: $(MODEL) ## N Rasa replicas + M action servers behind HAProxy on PostgreSQL and Redis (CLUSTER_FLAGS="--replicas 2 --action-servers 1")
+	$(PY) -m bot.cluster run $(CLUSTER_FLAGS)
+
 test: $(MODEL) ## Install, train if needed, and run the whole test suite
 	$(PY) -m pytest -q tests
 

@@ -83,6 +83,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()   # TRUSTED_PROXIES: reverse proxies of the workbench
     rasa_port: int = 5005                   # RASA_PORT: where `make run` starts the Rasa server
     action_port: int = 5055                 # ACTION_PORT: where `make run` starts the action server
+    cluster_port: int = 5000                # CLUSTER_PORT: HAProxy's front of `make cluster`
     wecom_robot_webhook: str = ""           # WECOM_ROBOT_WEBHOOK: the daily report's group robot
     metrics_token: str = ""                 # METRICS_TOKEN: the bearer token of /metrics
     # MODEL_REGISTRY: the trainers' model registry (bot/trainer/registry.py), a JSON file.
@@ -142,6 +143,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         session_max_hours=float(values.get("SESSION_MAX_HOURS") or defaults.session_max_hours),
         rasa_port=int(values.get("RASA_PORT") or defaults.rasa_port),
         action_port=int(values.get("ACTION_PORT") or defaults.action_port),
+        cluster_port=int(values.get("CLUSTER_PORT") or defaults.cluster_port),
         wecom_robot_webhook=(values.get("WECOM_ROBOT_WEBHOOK") or "").strip(),
         metrics_token=(values.get("METRICS_TOKEN") or "").strip(),
         model_registry=Path(values.get("MODEL_REGISTRY") or defaults.model_registry),

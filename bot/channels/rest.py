@@ -18,6 +18,10 @@ Security (README "Security"):
 * Bounded input: the body, the sender, the message and the metadata (size and depth); rate
   limits per sender (a polite reply) and per client address (429).
 
+A body may carry a client ``message_id``: a retry of the same id (the first request died with
+its Rasa replica, or timed out) is answered once, with the first answer, across replicas
+(bot/channels/claims.py, in Redis when REDIS_URL is set).
+
 Each message handed to Rasa is counted and timed (``postdesk_turns_total``,
 ``postdesk_turn_seconds``; bot/metrics.py).
 """
@@ -38,6 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import limits, senders
+from bot.channels.claims import MessageClaims, redis_claims, replies_after
 from bot.channels.customer_text import neutralise_command
 from bot.channels.store import channel_uows, count_message, held_by_agent, note_for_agent
 from bot.config import PROJECT_ROOT, Settings, load_settings, on_loopback
@@ -53,6 +58,7 @@ MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 16 * 1024
 MAX_METADATA_BYTES = 4 * 1024
 MAX_METADATA_DEPTH = 4
+RETRY_WAIT_S = 10.0  # a retry of a message still being handled waits this long for its answer
 
 NO_REPLY_TEXT = "抱歉，系统暂时出了点问题，没能处理您的消息。请稍后再试，或拨打 11183 人工服务。"
 ACTIONS_DOWN_TEXT = (
@@ -80,8 +86,16 @@ def validate_body(body: Any) -> tuple[Optional[Dict[str, Any]], Optional[str]]:
             return None, f"'metadata' is nested deeper than {MAX_METADATA_DEPTH} levels"
         if len(json.dumps(metadata, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
             return None, f"'metadata' is larger than {MAX_METADATA_BYTES} bytes"
-    return {"sender": clean_text(sender.strip()), "message": clean_text(message),
-            "metadata": metadata}, None
+    message_id = body.get("message_id")
+    if message_id is not None and (not isinstance(message_id, str) or not message_id.strip()
+                                   or len(message_id) > MAX_SENDER_CHARS):
+        return None, (f"'message_id' must be a non-empty string of at most {MAX_SENDER_CHARS} "
+                      "characters")
+    cleaned = {"sender": clean_text(sender.strip()), "message": clean_text(message),
+               "metadata": metadata}
+    if message_id is not None:
+        cleaned["message_id"] = message_id.strip()
+    return cleaned, None
 
 
 def _depth(value: Any) -> int:
@@ -215,28 +229,35 @@ class SafeRestInput(RestInput):
             if not text.strip():
                 return response.json({"error": "'message' must be a non-empty string"},
                                      status=400)
-            await count_message(self._uows(), conversation, self.name())
-            collector = CollectingOutputChannel()
-            message = UserMessage(
-                text, collector, conversation,
-                input_channel=self.name(), metadata=body["metadata"],
-            )
-            with self.metrics.turn(self.name()):
-                try:
-                    await on_new_message(message)
-                except Exception:
-                    logger.exception("turn failed for sender %s: %s",
-                                     mask_text(conversation), mask_text(text))
-            if collector.messages:
-                return response.json([dict(m, recipient_id=sender) for m in collector.messages])
-            if await held_by_agent(request, conversation):
-                # An agent holds the conversation: the bot is silent, the agent sees the message.
-                await note_for_agent(self._uows(), conversation, text)
-                return response.json([])
-            return response.json([{
-                "recipient_id": sender,
-                "text": await explain_silence(request, conversation, text),
-            }])
+            if not body.get("message_id"):
+                answer, _ = await self._turn(request, sender, conversation, text,
+                                             body["metadata"], on_new_message)
+                return response.json(answer)
+            # A client's retry of one message id is answered once (bot/channels/claims.py).
+            key = f"{conversation}:{body['message_id']}"
+            claim = self.claims.claim(key)
+            if claim.state == "running":
+                claim = await self.claims.wait_done(key, RETRY_WAIT_S)
+            if claim.state == "done":
+                return response.json(claim.answer if claim.answer is not None else [])
+            if not claim.mine:
+                return response.json({"error": "this message is still being handled; try again"},
+                                     status=409, headers={"Retry-After": "1"})
+            metadata = dict(body["metadata"] or {}, postdesk_message_id=body["message_id"])
+            if claim.taken_over:
+                made = await self._answer_already_made(request, sender, conversation,
+                                                       body["message_id"])
+                if made is not None:  # its turn ran before its process died: not again
+                    self.claims.finish(key, made)
+                    return response.json(made)
+            async with self.claims.held(key):
+                answer, failed = await self._turn(request, sender, conversation, text,
+                                                  metadata, on_new_message)
+                if failed:  # nothing kept (e.g. the database was down): a retry may run it
+                    self.claims.release(key)
+                else:
+                    self.claims.finish(key, answer)
+            return response.json(answer)
 
         @hook.route("/outbox", methods=["GET"])
         async def outbox(request: Request) -> HTTPResponse:
@@ -258,6 +279,55 @@ class SafeRestInput(RestInput):
                                    "agent": r.agent} for r in replies])
 
         return hook
+
+    async def _turn(self, request: Request, sender: str, conversation: str, text: str,
+                    metadata: Optional[Dict[str, Any]],
+                    on_new_message: Callable[[UserMessage], Awaitable[None]]) -> tuple[list, bool]:
+        """Hand the message to Rasa; the JSON answer (never empty unless an agent holds it),
+        and whether Rasa failed on it."""
+        await count_message(self._uows(), conversation, self.name())
+        collector = CollectingOutputChannel()
+        message = UserMessage(text, collector, conversation, input_channel=self.name(),
+                              metadata=metadata)
+        failed = False
+        with self.metrics.turn(self.name()):
+            try:
+                await on_new_message(message)
+            except Exception:
+                failed = True
+                logger.exception("turn failed for sender %s: %s",
+                                 mask_text(conversation), mask_text(text))
+        if collector.messages:
+            return [dict(m, recipient_id=sender) for m in collector.messages], failed
+        if await held_by_agent(request, conversation):
+            # An agent holds the conversation: the bot is silent, the agent sees the message.
+            await note_for_agent(self._uows(), conversation, text)
+            return [], failed
+        return [{"recipient_id": sender,
+                 "text": await explain_silence(request, conversation, text)}], failed
+
+    async def _answer_already_made(self, request: Request, sender: str, conversation: str,
+                                   message_id: str) -> Optional[list]:
+        """The bot's answer to `message_id` if the conversation already holds it, else None."""
+        agent = getattr(request.app.ctx, "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        tracker = await store.retrieve(conversation) if store is not None else None
+        if tracker is None:
+            return None
+        found = replies_after([e.as_dict() for e in tracker.events],
+                              lambda m: m.get("postdesk_message_id") == message_id)
+        if found is None:
+            return None
+        return [dict({k: v for k, v in (b.get("data") or {}).items() if v},
+                     text=b.get("text"), recipient_id=sender) for b in found]
+
+    @property
+    def claims(self) -> MessageClaims:
+        """Message ids already handled (REDIS_URL: across replicas), created on first use."""
+        found = getattr(self, "_claims", None)
+        if found is None:
+            found = self._claims = redis_claims(self.settings.redis_url, "postdesk:rest:msg:")
+        return found
 
     async def _command_checked(self, request: Request, conversation: str, text: str) -> str:
         """`text`, or without its leading "/" unless it is a button the bot just offered."""

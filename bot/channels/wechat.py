@@ -61,6 +61,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import senders
+from bot.channels.claims import MessageClaims, redis_claims, replies_after
 from bot.channels.customer_text import neutralise_command, numbered_choices, pick_choice
 from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter, client_address, read_bounded
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
@@ -254,6 +255,15 @@ class WeChatInput(InputChannel):
         return self._store
 
     @property
+    def claims(self) -> MessageClaims:
+        """Message ids handled or being handled (Redis when configured): a retry is handled
+        once, or again when the process handling it died (bot/channels/claims.py)."""
+        found = getattr(self, "_claims", None)
+        if found is None:
+            found = self._claims = redis_claims(self.settings.redis_url, "postdesk:wechat:msg:")
+        return found
+
+    @property
     def replay(self) -> ReplayGuard:
         """The timestamp and nonce check, over :attr:`store`."""
         if self._replay is None:
@@ -343,9 +353,23 @@ class WeChatInput(InputChannel):
                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         turn = self._turns.get(message.dedup_key)
         if turn is None:
-            if not self.store.add_if_absent(f"wechat:msg:{message.dedup_key}", DEDUP_TTL_S):
+            claim = self.claims.claim(message.dedup_key)
+            if claim.state == "running":  # in another process: taken over if that one died
+                claim = await self.claims.wait_done(message.dedup_key, self.passive_wait_s)
+            if not claim.mine:
                 logger.info("wechat message %s already handled", message.dedup_key)
                 return response.text(SUCCESS)
+            if claim.taken_over:
+                made = await self._texts_already_made(request, message)
+                if made is not None:  # its turn ran before its process died: not again
+                    self.claims.finish(message.dedup_key)
+                    if not made:
+                        return response.text(SUCCESS)
+                    chunks = split_for_wechat(made)
+                    if len(chunks) > 1:
+                        self._spawn(self._send_api(message.from_user, chunks[1:],
+                                                   message.dedup_key))
+                    return self._passive(request, message, chunks[0])
             throttled = self._throttle(request, message)
             if throttled is not None:
                 return throttled
@@ -367,6 +391,20 @@ class WeChatInput(InputChannel):
         if len(chunks) > 1:
             self._spawn(self._send_api(message.from_user, chunks[1:], turn.key))
         return self._passive(request, message, chunks[0])
+
+    async def _texts_already_made(self, request: Request,
+                                  message: InboundMessage) -> Optional[List[str]]:
+        """The bot's texts for `message` if its conversation already holds it, else None."""
+        agent = getattr(request.app.ctx, "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None or not message.msg_id:
+            return None
+        tracker = await store.retrieve(conversation_of(message.from_user))
+        if tracker is None:
+            return None
+        found = replies_after([e.as_dict() for e in tracker.events], lambda m: str(
+            (m.get("wechat") or {}).get("msg_id")) == str(message.msg_id))
+        return None if found is None else [b["text"] for b in found if b.get("text")]
 
     def _passive(self, request: Request, message: InboundMessage, text: str) -> HTTPResponse:
         """`text` as the passive reply to `message` (encrypted when the request was)."""
@@ -400,8 +438,9 @@ class WeChatInput(InputChannel):
         lock = self._user_locks.setdefault(user, asyncio.Lock())
         self._user_pending[user] = self._user_pending.get(user, 0) + 1
         try:
-            async with lock:
+            async with self.claims.held(turn.key), lock:
                 turn.texts = await self._texts_for(message, request, on_new_message)
+            self.claims.finish(turn.key)
         except Exception:
             logger.exception("wechat turn failed for %s", mask_text(user))
             turn.texts = [NO_REPLY_TEXT]

@@ -110,7 +110,9 @@ class WeChatSimulator:
             nonce: Optional[str] = None) -> Reply:
         """Send a text message from `openid` (optionally with a given timestamp or nonce)."""
         query = {k: v for k, v in (("timestamp", timestamp), ("nonce", nonce)) if v}
-        return self.send_xml(message_xml(openid, self.account, text), None, **query)
+        # WeChat names the sender in the URL too (what HAProxy routes a cluster by).
+        return self.send_xml(message_xml(openid, self.account, text), None, openid=openid,
+                             **query)
 
     def verify(self, echostr: str = "postdesk-echo") -> Reply:
         """The URL verification WeChat does when the server URL is saved."""

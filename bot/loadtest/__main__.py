@@ -10,6 +10,10 @@ the messages lost, duplicated and out of order (each carries its sequence number
 metadata, WeChat as its MsgId). ``--json`` prints the same for machines. Exit status 1 when a
 message was lost, duplicated or reordered.
 
+``--start-cluster N`` starts ``make cluster``'s cluster of its own instead (bot.cluster: N Rasa
+replicas behind HAProxy on a private PostgreSQL and Redis, same WeChat set-up) and loads
+HAProxy's front; ``--url`` can also name a running cluster's front (``make cluster``).
+
 ``--start-stack`` starts a seeded stack of its own on free ports with the trained model
 (address limit off, since every customer comes from this one address; WeChat in plain mode
 with a fake customer-service API, so late replies are timed too). Otherwise it loads the
@@ -83,6 +87,9 @@ def parse_args(argv: Optional[Sequence[str]], settings: Settings) -> argparse.Na
                        help="the Rasa server of a running stack (default: %(default)s)")
     where.add_argument("--start-stack", action="store_true",
                        help="start a seeded stack of its own on free ports, stopped afterwards")
+    where.add_argument("--start-cluster", type=int, default=0, metavar="N",
+                       help="start a cluster of its own (bot.cluster: N Rasa replicas behind "
+                            "HAProxy on a private PostgreSQL and Redis), stopped afterwards")
     parser.add_argument("--model", type=Path, default=MODEL, help="with --start-stack")
     parser.add_argument("--rasa-token", default="",
                         help="to read the trackers (default: RASA_TOKEN, or var/rasa_token)")
@@ -106,6 +113,37 @@ def running_target(args: argparse.Namespace, settings: Settings) -> Target:
                   rest_token=settings.rest_token or _kept(var / "rest_token"),
                   wechat_token=settings.wechat_token, wechat_app_id=settings.wechat_app_id,
                   wechat_aes_key=settings.wechat_encoding_aes_key)
+
+
+@contextlib.asynccontextmanager
+async def own_cluster(model: Path, settings: Settings, replicas: int) -> AsyncIterator[Target]:
+    """A cluster of `replicas` Rasa servers behind HAProxy in a temporary directory (private
+    PostgreSQL and Redis), WeChat in plain mode on a fake API; the load goes to HAProxy."""
+    from bot.cluster.cluster import Cluster, ClusterOptions
+
+    api = FakeWeChatApi()
+    await api.start(free_port())
+    target = Target("", rasa_token=secrets.token_urlsafe(24), rest_token=secrets.token_urlsafe(24),
+                    wechat_token=secrets.token_hex(16), wechat_app_id=settings.wechat_app_id,
+                    api=api)
+    tokens = load_settings({"RASA_TOKEN": target.rasa_token, "REST_TOKEN": target.rest_token,
+                            "ACTION_TOKEN": secrets.token_urlsafe(24)})
+    env = {"ADDRESS_RATE_PER_MINUTE": "0", "WECHAT_TOKEN": target.wechat_token,
+           "WECHAT_APP_ID": target.wechat_app_id, "WECHAT_ENCODING_AES_KEY": "",
+           "WECHAT_APP_SECRET": secrets.token_hex(16), "WECHAT_API_BASE_URL": api.base_url}
+    with tempfile.TemporaryDirectory(prefix="postdesk-loadtest-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="postdesk-loadtest-pg-") as pg_dir:
+        options = ClusterOptions(model=model, replicas=replicas, front_port=free_port(),
+                                 workdir=Path(tmp), pg_dir=Path(pg_dir), env=env)
+        with open(Path(tmp) / "cluster.log", "w") as log:
+            cluster = Cluster(options, tokens, log=log)
+            try:
+                await asyncio.to_thread(cluster.start)
+                target.base_url = cluster.front_url
+                yield target
+            finally:
+                await asyncio.to_thread(cluster.close)
+                await api.close()
 
 
 @contextlib.asynccontextmanager
@@ -228,7 +266,8 @@ def warnings_for(args: argparse.Namespace, settings: Settings) -> list[str]:
     """What may spoil the figures before the run starts (rate limits, mostly)."""
     out = []
     per_minute = args.rate * args.messages_per_customer * 60
-    if (not args.start_stack and args.target != "wechat" and settings.address_rate_per_minute > 0
+    own = args.start_stack or args.start_cluster
+    if (not own and args.target != "wechat" and settings.address_rate_per_minute > 0
             and per_minute > settings.address_rate_per_minute):
         out.append(f"about {per_minute:.0f} REST messages a minute from one address, over "
                    f"ADDRESS_RATE_PER_MINUTE={settings.address_rate_per_minute}: start the "
@@ -241,6 +280,9 @@ def warnings_for(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 async def amain(args: argparse.Namespace, settings: Settings) -> list[TargetReport]:
     """Load the running stack, or one of our own started for the run."""
+    if args.start_cluster:
+        async with own_cluster(args.model, settings, args.start_cluster) as target:
+            return await load(args, target)
     if not args.start_stack:
         return await load(args, running_target(args, settings))
     async with own_stack(args.model, settings) as target:
@@ -251,7 +293,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the load and print the figures; 1 when a message was lost, doubled or reordered."""
     settings = load_settings()
     args = parse_args(argv, settings)
-    if args.start_stack and not args.model.exists():
+    if (args.start_stack or args.start_cluster) and not args.model.exists():
         print(f"no model at {args.model}: run 'make train'", file=sys.stderr)
         return 2
     for warning in warnings_for(args, settings):
@@ -268,7 +310,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           "targets": [r.as_json() for r in reports]}, ensure_ascii=False,
                          indent=2))
     else:
-        where = "own stack" if args.start_stack else args.url
+        where = ("own stack" if args.start_stack
+                 else f"own cluster of {args.start_cluster} replicas" if args.start_cluster
+                 else args.url)
         print(f"PostDesk load test against {where}: {args.rate:g} customers/s ({args.arrivals}, "
               f"seed {args.seed}) for {args.duration:g} s, {args.messages_per_customer} "
               "messages each")

@@ -120,11 +120,14 @@ class WeChatChannel:
         """The conversation id Rasa keeps for `customer`."""
         return f"wechat:{self.openid(customer)}"
 
-    def _request(self, xml: str) -> tuple[dict[str, str], bytes]:
-        """The signed query and the body for one message (encrypted in safe mode)."""
+    def _request(self, xml: str, openid: str = "") -> tuple[dict[str, str], bytes]:
+        """The signed query and the body for one message (encrypted in safe mode); WeChat
+        names the sender in the query too (``openid``: what HAProxy routes a cluster by)."""
         timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
         query = {"signature": sha1_signature(self.token, timestamp, nonce),
                  "timestamp": timestamp, "nonce": nonce}
+        if openid:
+            query["openid"] = openid
         if self.crypto is None:
             return query, xml.encode("utf-8")
         wrapped = parse_fields(self.crypto.encrypt(xml, nonce, timestamp).encode())
@@ -149,7 +152,7 @@ class WeChatChannel:
         refused)."""
         openid = self.openid(customer)
         xml = message_xml(openid, self.account, text, msg_id=f"lt{self.run}c{customer}s{seq}")
-        query, body = self._request(xml)
+        query, body = self._request(xml, openid)
         inbox = self.api.inbox[openid] if self.api is not None else None
         while inbox is not None and not inbox.empty():  # late parts of an earlier reply
             inbox.get_nowait()

@@ -37,6 +37,16 @@ def test_wechat_messages_are_signed_and_encrypted_as_the_channel_checks_them() -
     assert channel.conversation(3) == "wechat:o_ltab12_3"
 
 
+def test_the_query_names_the_sender_as_wechat_does_for_the_cluster_to_route_by() -> None:
+    """WeChat adds ``openid`` to the URL; HAProxy hashes it (bot/cluster/haproxy.py)."""
+    async def build() -> dict[str, str]:
+        async with aiohttp.ClientSession() as http:
+            channel = WeChatChannel(http, "http://127.0.0.1:1", "ab12", TOKEN, APP_ID, "")
+            return channel._request("<xml/>", channel.openid(3))[0]
+
+    assert asyncio.run(build())["openid"] == "o_ltab12_3"
+
+
 def test_plain_mode_sends_the_xml_as_it_is() -> None:
     _, query, body = _request("", "<xml><Content>你好</Content></xml>")
     assert "encrypt_type" not in query and body.decode() == "<xml><Content>你好</Content></xml>"
