@@ -11,7 +11,8 @@ since the latest ``session_started``), so trackers written by either store read 
 ``bot.launcher.endpoints_yaml`` names it as the tracker store (``type:
 bot.tracker_store.OffLoopSQLTrackerStore``); its options are ``type: SQL``'s.
 Rasa's lock store keeps one conversation's turns in order, so a conversation never has two
-writes in flight.
+writes in flight. Connections are checked before use (``pool_pre_ping``), so a turn after a
+database restart is stored, not lost on a dead pooled connection.
 """
 from __future__ import annotations
 
@@ -20,13 +21,29 @@ import itertools
 import json
 from typing import Any, Optional, Text
 
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+import sqlalchemy.orm.session
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 
 class OffLoopSQLTrackerStore(SQLTrackerStore):
     """:class:`SQLTrackerStore` whose reads and writes run in a worker thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the store as Rasa does, on connections tested before each use.
+
+        Rasa's engine hands out pooled connections as they are; after a PostgreSQL restart the
+        first turn on each dead one failed, and Rasa's fail-safe store then kept that turn in
+        memory only. ``pool_pre_ping`` replaces a dead connection before it is used.
+        """
+        super().__init__(*args, **kwargs)
+        rasa_engine: Any = self.__dict__["engine"]  # set by Rasa's __init__, untyped there
+        url = rasa_engine.url
+        rasa_engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the tracker's events not yet stored (of its latest session)."""

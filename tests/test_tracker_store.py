@@ -151,3 +151,16 @@ def test_database_work_runs_outside_the_event_loop_thread(url: str, domain: Any)
     assert threads and loop_thread not in threads
     assert [len(t.events) for t in back] == [10] * len(senders)
     assert all(len(rows(url, s)) == 30 for s in senders)
+
+
+def test_connections_are_checked_before_use(url: str, domain: Any) -> None:
+    """A pooled connection that died (the database restarted) is replaced, not used."""
+    _, ours = stores(url, domain)
+    assert ours.engine.pool._pre_ping is True
+    sender = f"restart-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> Any:
+        await converse(ours, sender, domain)
+        return await ours.retrieve(sender)
+
+    assert len(asyncio.run(scenario()).events) == 10
