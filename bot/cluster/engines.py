@@ -8,6 +8,7 @@ runs; Redis keeps none (message ids and locks are short-lived).
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import secrets
@@ -43,12 +44,28 @@ def wait_port(port: int, timeout: float) -> bool:
     return False
 
 
+def reachable_by_postgres(directory: Path) -> bool:
+    """Whether the ``postgres`` user can enter `directory` (every parent searchable)."""
+    done = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(directory)],
+                          capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+def postgres_home_for(directory: Path) -> Path:
+    """Where root keeps the cluster of `directory` when the postgres user cannot reach it: in
+    that user's home, one folder per project directory (so the data survives between runs)."""
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:12]
+    return Path("/var/lib/postgresql") / f"postdesk-cluster-{digest}"
+
+
 class Postgres:
     """A PostgreSQL cluster in `directory` (created by ``initdb`` on first use), password
     authentication, on loopback `port` (a free one by default).
 
-    Run as root, the server runs as the ``postgres`` user, which owns `directory` and must be
-    able to reach it (its parents searchable by others).
+    Run as root, the server runs as the ``postgres`` user, which owns `directory`. When that
+    user cannot reach `directory` (a parent not searchable by others, such as a private
+    ``mktemp -d`` checkout), the cluster lives in :func:`postgres_home_for` `directory` instead,
+    and the log says where.
     """
 
     def __init__(self, directory: Path, port: Optional[int] = None) -> None:
@@ -77,6 +94,12 @@ class Postgres:
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
         self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0 and not reachable_by_postgres(self.directory):
+            moved = postgres_home_for(self.directory)
+            logger.info("PostgreSQL's data kept in %s: the postgres user cannot reach %s",
+                        moved, self.directory)
+            self.directory, self.data = moved, moved / "data"
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.password = ensure_token("", self.directory / "password")
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
