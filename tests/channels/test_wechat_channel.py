@@ -118,8 +118,12 @@ def test_long_replies_are_split_passive_first_then_the_api(plain: WeChatSimulato
                                                           fake_wechat: FakeWeChat) -> None:
     reply = plain.say("o_long", "长")
     assert reply.text and len(reply.text.encode()) <= 2048
-    rest = wait_until(lambda: sent_to(fake_wechat, "o_long"))
-    assert all(len(c.encode()) <= 2048 for c in rest)
+    # The API chunks go out one after another: wait for all of them (as much text as is
+    # missing from the passive reply), not just the first.
+    missing = len(LONG) - len(reply.text)
+    rest = wait_until(lambda: (lambda sent: sent if len("".join(sent)) >= missing else [])(
+        sent_to(fake_wechat, "o_long")))
+    assert len(rest) >= 1 and all(len(c.encode()) <= 2048 for c in rest)
     assert reply.text + "".join(rest) == LONG
 
 
