@@ -85,13 +85,12 @@ def action_result_check(spec: Dict[str, Any]) -> Callable[[Any], bool]:
     other branch can accept it). A schema without one distinct constant per branch is checked
     whole.
     """
-    whole = _compiled_validator(spec)
     events = spec.get("properties", {}).get("events", {})
     event = events.get("items", {})
     branches = event.get("oneOf", [])
     names = [b.get("properties", {}).get("event", {}).get("const") for b in branches]
     if not branches or None in names or len(set(names)) != len(names):
-        return whole.is_valid
+        return _compiled_validator(spec).is_valid
     common = {k: v for k, v in event.items() if k != "oneOf"}
     per_event = {name: _compiled_validator({"allOf": [common, branch]})
                  for name, branch in zip(names, branches)}
