@@ -46,6 +46,7 @@ train: $(MODEL) ## Train the model (only when data, config or domain changed)
 seed: $(STAMP) ## Create the mail store and the demo mail (idempotent)
 	@mkdir -p var
 	$(PY) -m bot.workorders seed --database-url "$$($(PY) -c 'from bot.config import load_settings; print(load_settings().database_url)')" $(SEED_FLAGS)
+	$(PY) -m bot.proactive seed $(filter --refresh,$(SEED_FLAGS))
 
 run: SEED_FLAGS = --refresh --demo
 run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server and action server
@@ -66,6 +67,7 @@ evaluate: $(MODEL) ## Accuracy and macro-F1 per intent and register (held-out, r
 bench: $(MODEL) ## Print NLU latency, turn throughput, training time, peak memory, and the reports on a year of data (SQLite, PostgreSQL)
 	$(PY) -m bot.bench --model $(MODEL)
 	$(PY) -m bot.bench.reports
+	$(PY) -m bot.bench.proactive
 
 loadtest: $(MODEL) ## Open-loop load on REST and WeChat from a stack of its own: turns/s, p50/p95/p99, lost/duplicated/reordered (LOADTEST_FLAGS="--rate 5 --duration 30")
 	$(PY) -m bot.loadtest --start-stack $(LOADTEST_FLAGS)

@@ -86,6 +86,7 @@ class Settings:
     cluster_port: int = 5000                # CLUSTER_PORT: HAProxy's front of `make cluster`
     wecom_robot_webhook: str = ""           # WECOM_ROBOT_WEBHOOK: the daily report's group robot
     metrics_token: str = ""                 # METRICS_TOKEN: the bearer token of /metrics
+    proactive_scan_minutes: float = 5.0     # PROACTIVE_SCAN_MINUTES: `make run` scans; 0 = off
     # MODEL_REGISTRY: the trainers' model registry (bot/trainer/registry.py), a JSON file.
     model_registry: Path = PROJECT_ROOT / "models" / "registry.json"
 
@@ -146,6 +147,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cluster_port=int(values.get("CLUSTER_PORT") or defaults.cluster_port),
         wecom_robot_webhook=(values.get("WECOM_ROBOT_WEBHOOK") or "").strip(),
         metrics_token=(values.get("METRICS_TOKEN") or "").strip(),
+        proactive_scan_minutes=float(values.get("PROACTIVE_SCAN_MINUTES")
+                                     or defaults.proactive_scan_minutes),
         model_registry=Path(values.get("MODEL_REGISTRY") or defaults.model_registry),
         trusted_proxies=tuple(p.strip() for p in (values.get("TRUSTED_PROXIES") or "").split(",")
                               if p.strip()),

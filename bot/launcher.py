@@ -188,6 +188,7 @@ class Stack:
         self.actions: Optional[subprocess.Popen] = None
         self.server: Optional[subprocess.Popen] = None
         self.workbench: Optional[subprocess.Popen] = None
+        self.scanner: Optional[subprocess.Popen] = None  # the proactive scan (bot.proactive)
 
     @property
     def webhook(self) -> str:
@@ -266,9 +267,16 @@ class Stack:
         if not wait_http(f"http://127.0.0.1:{port}/login", self.workbench, timeout):
             raise RuntimeError("the workbench did not start")
 
+    def spawn_scanner(self, minutes: float) -> subprocess.Popen:
+        """Start the proactive scan, every `minutes` (``python -m bot.proactive loop``)."""
+        self.scanner = self._popen([sys.executable, "-m", "bot.proactive", "--database-url",
+                                    self.database_url, "loop", "--minutes", str(minutes)], {})
+        return self.scanner
+
     def processes(self) -> list[subprocess.Popen]:
-        """The children started so far (Rasa server, action server, workbench)."""
-        return [p for p in (self.server, self.actions, self.workbench) if p is not None]
+        """The children started so far (Rasa server, action server, workbench, scan)."""
+        return [p for p in (self.server, self.actions, self.workbench, self.scanner)
+                if p is not None]
 
     def close(self) -> None:
         """Stop every child of the stack."""
@@ -422,12 +430,17 @@ def supervise(stack: Stack, settings: Settings, model_given: bool,
         return stack.spawn_server()
 
     assert stack.actions and stack.server and stack.workbench, "start the stack first"
-    return Supervisor([
+    children = [
         ("the action server", stack.spawn_actions, stack.actions),
         ("the Rasa server", rasa_server, stack.server),
         ("the workbench", lambda: stack.spawn_workbench(settings.workbench_port),
          stack.workbench),
-    ], clock=clock)
+    ]
+    if stack.scanner is not None:
+        children.append(("the proactive scan",
+                         lambda: stack.spawn_scanner(settings.proactive_scan_minutes),
+                         stack.scanner))
+    return Supervisor(children, clock=clock)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -457,6 +470,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stack.start_actions()
         stack.start_server()
         stack.start_workbench(settings.workbench_port)
+        if settings.proactive_scan_minutes > 0:
+            stack.spawn_scanner(settings.proactive_scan_minutes)
         users = (DEMO_USERS if args.demo
                  else "log in with an account made by 'python -m bot.workbench users add'")
         rest = ("switched off" if not settings.rest_enabled
@@ -476,6 +491,9 @@ var/rest_token)
   Action server  {stack.action_url}   (listening on {stack.action_interface}; token: \
 ACTION_TOKEN, or var/action_token)
   Mail store     {settings.database_url}
+  Proactive scan {f"every {settings.proactive_scan_minutes:g} minutes (PROACTIVE_SCAN_MINUTES)"
+                  if stack.scanner else "off (PROACTIVE_SCAN_MINUTES=0)"}; by hand: \
+.venv/bin/python -m bot.proactive scan
   Conversations  {stack.tracker_store_url}
 Try:
   curl -s localhost:{args.rasa_port}/webhooks/rest/webhook -H 'Content-Type: application/json' \\

@@ -71,3 +71,28 @@ async def note_for_agent(uows: UowFactory, sender_id: str, text: str) -> None:
     except Exception:  # noqa: BLE001 - the customer's turn must not fail on the queue
         logging.getLogger(__name__).exception("message of %s for its agent not noted in the queue",
                                               mask_text(sender_id))
+
+
+# A VIP customer's reply that stops the proactive notices (bot.proactive), and the answer.
+OPT_OUT_WORDS = frozenset({"退订", "TD", "td"})
+OPTED_OUT_TEXT = "已为您退订邮件异常主动通知，今后不再发送。如需恢复，请联系您的客户经理。"
+
+
+async def opt_out_of_notices(uows: UowFactory, openid: str) -> bool:
+    """Opt the VIP customer bound to `openid` out of proactive notices (they replied 退订).
+
+    False when no VIP customer has that openid (the text then goes to the bot as usual) or
+    the store failed (logged).
+    """
+    import asyncio
+    import logging
+
+    from bot.config import local_now
+    from bot.store.proactive import opt_out
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, opt_out, uows, openid, local_now())
+    except Exception:  # noqa: BLE001 - the customer still gets an answer from the bot
+        logging.getLogger(__name__).exception("opt-out of a WeChat customer not recorded")
+        return False

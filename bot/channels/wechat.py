@@ -65,7 +65,15 @@ from bot.channels.claims import MessageClaims, redis_claims, replies_after
 from bot.channels.customer_text import neutralise_command, numbered_choices, pick_choice
 from bot.channels.limits import SLOW_DOWN_TEXT, RateLimiter, client_address, read_bounded
 from bot.channels.rest import NO_REPLY_TEXT, explain_silence
-from bot.channels.store import channel_uows, count_message, held_by_agent, note_for_agent
+from bot.channels.store import (
+    OPT_OUT_WORDS,
+    OPTED_OUT_TEXT,
+    channel_uows,
+    count_message,
+    held_by_agent,
+    note_for_agent,
+    opt_out_of_notices,
+)
 from bot.channels.wechat_api import WeChatClient, WindowClosed, mask_openid
 from bot.channels.wechat_crypto import Crypto
 from bot.channels.wechat_errors import Forbidden, ProtocolError
@@ -517,6 +525,8 @@ class WeChatInput(InputChannel):
             text = clean_text(message.content or "").strip()
             if not text:
                 return []
+            if text in OPT_OUT_WORDS and await opt_out_of_notices(self._uows(), message.from_user):
+                return [OPTED_OUT_TEXT]
         else:
             logger.info("wechat message type %r not handled", kind)
             return []

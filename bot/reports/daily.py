@@ -40,7 +40,10 @@ from sqlalchemy import and_, case, distinct, exists, func, or_, select, union, u
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.proactive.rules import Exception_
+from bot.reports.calls import CallCounts, call_counts
 from bot.reports.monthly import county_key, county_sort_key
+from bot.reports.proactive import ProactiveDay, proactive_day
 from bot.store.models import (
     MailItem,
     PickupOrder,
@@ -164,6 +167,8 @@ class DailyReport:
     overdue_by_channel: dict[str, int]
     overdue_orders: tuple[OverdueOrder, ...]
     thresholds: DailyThresholds = field(default_factory=DailyThresholds)
+    calls: CallCounts = CallCounts()  # the call desk's day (bot.reports.calls)
+    proactive: ProactiveDay = field(default_factory=ProactiveDay)  # bot.reports.proactive
 
     @property
     def overdue_total(self) -> int:
@@ -365,6 +370,9 @@ def build_daily(uows: UowFactory, day: date, now: datetime,
         counties = _county_orders(session, as_of)
         pickups = _chased_pickups(session, day, as_of)
         by_channel, overdue = _overdue_orders(session, as_of, thresholds.max_orders)
+        calls = call_counts(session, datetime.combine(day, time.min), as_of + timedelta(seconds=1))
+        proactive = proactive_day(session, datetime.combine(day, time.min),
+                                  as_of + timedelta(seconds=1))
     units = tuple(sorted((UnitWarnings(u, c) for u, c in per_unit.items()),
                          key=lambda w: (-w.total, w.unit)))
     totals = {key: sum(u.counts.get(key, 0) for u in units) for key, _ in EXCEPTIONS}
@@ -375,7 +383,7 @@ def build_daily(uows: UowFactory, day: date, now: datetime,
         pickups_3=sum(1 for p in pickups if 3 in p.reached),
         pickups_4=sum(1 for p in pickups if 4 in p.reached),
         pickups=pickups, overdue_by_channel=by_channel, overdue_orders=overdue,
-        thresholds=thresholds,
+        thresholds=thresholds, calls=calls, proactive=proactive,
     )
 
 
@@ -407,7 +415,11 @@ def format_daily(report: DailyReport) -> str:
     """The report as the text posted to the group (plain text, one item per line)."""
     t = report.thresholds
     lines = [f"【云南邮政客服日报】{report.day.year}年{report.day.month}月{report.day.day}日",
-             f"统计截至 {report.as_of:%Y-%m-%d %H:%M}", ""]
+             f"统计截至 {report.as_of:%Y-%m-%d %H:%M}"]
+    if report.calls.calls or report.calls.shown:  # a day without calls says nothing of them
+        lines.append(f"当日来电 {report.calls.calls} 通，其中开工单 {report.calls.with_order} 通；"
+                     f"来电建议答复采纳 {report.calls.adopted}/{report.calls.shown}")
+    lines.append("")
 
     lines.append(f"一、异常邮件预警（按生产机构）：共 {report.abnormal_items} 件")
     if report.units:
@@ -452,9 +464,32 @@ def format_daily(report: DailyReport) -> str:
                          f"·{county} 已超时 {overdue_for(o.deadline, report.as_of)}")
     else:
         lines.append("无")
+    lines.extend(_proactive_lines(report.proactive, t.max_units))
     # Nothing above quotes a customer, but a unit or county name typed into an order could
     # carry a phone number: mask the whole text once more before it leaves the store.
     return mask_text("\n".join(lines))
+
+
+_WATCH_LABELS = {"vip": "大客户", "te_an": "特安", "project": "重点项目"}
+
+
+def _proactive_lines(p: ProactiveDay, max_units: int) -> list[str]:
+    """Section 五 (主动客服); nothing on a store where the proactive service is not used."""
+    if not p.watched and not p.new and not p.still_open:
+        return []
+    watched = "、".join(f"{_WATCH_LABELS.get(r, r)} {n}" for r, n in sorted(
+        p.watched_by_reason.items(), key=lambda kv: list(_WATCH_LABELS).index(kv[0])
+        if kv[0] in _WATCH_LABELS else 9))
+    lines = ["", f"五、主动客服：关注邮件 {p.watched} 件（{watched}）",
+             f"当日新发现异常 {p.new} 件" + ("：" + "、".join(
+                 f"{label_of(Exception_, e)} {n}" for e, n in sorted(
+                     p.new_by_exception.items(), key=lambda kv: (-kv[1], kv[0])))
+                 if p.new else "")]
+    for unit, n in list(p.new_by_unit.items())[:max_units]:
+        lines.append(f"{unit}：{n} 件")
+    lines.append(f"当日已处理 {p.handled} 件、办结 {p.resolved} 件、自动恢复 {p.recovered} 件；"
+                 f"未结任务 {p.still_open} 件")
+    return lines
 
 
 def daily_text(uows: UowFactory, day: date, now: datetime,

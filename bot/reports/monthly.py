@@ -48,7 +48,9 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.reports.calls import CallCounts, call_counts
 from bot.reports.periods import Month, as_date, day_of, days_between, percent, ratio
+from bot.reports.proactive import ProactiveMonth, proactive_month
 from bot.store.models import (
     AgentReply,
     ConversationDay,
@@ -214,6 +216,8 @@ class MonthlyReport:
     conversations: int
     handed_over: int
     agents: tuple[AgentAdoption, ...]
+    calls: CallCounts = CallCounts()  # the call desk (bot.reports.calls)
+    proactive: ProactiveMonth = ProactiveMonth()  # the proactive service (bot.reports.proactive)
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:
@@ -412,6 +416,18 @@ def _kpis(report: MonthlyReport) -> tuple[Kpi, ...]:
             "当天未转人工的会话 ÷ 会话数；会话＝一位客户在一个渠道一天内的消息。"),
         Kpi("adoption", "建议采纳率", adopted, shown,
             "直接采纳与修改后采纳的建议回复 ÷ 展示给坐席的建议回复（采纳、修改、拒绝）。"),
+        Kpi("calls", "来电量", report.calls.calls, None,
+            "本月坐席在来电台记录的 11183/11185 来电。"),
+        Kpi("call_orders", "来电开单率", report.calls.with_order, report.calls.calls,
+            "开了工单（或合并到在办工单）的来电 ÷ 来电量。"),
+        Kpi("call_adoption", "来电建议采纳率", report.calls.adopted, report.calls.shown,
+            "来电时直接采纳与修改后采纳的建议答复 ÷ 坐席处理过的建议答复，口径同会话。"),
+        Kpi("proactive_coverage", "主动发现率", report.proactive.found_first,
+            report.proactive.exceptions,
+            "客户投诉前由主动客服发现的关注邮件异常 ÷ 关注邮件的全部异常（含先被投诉的）。"),
+        Kpi("proactive_timeliness", "主动任务及时处理率", report.proactive.handled_in_time,
+            report.proactive.due,
+            "时限内有坐席处理的主动客服任务 ÷ 本月到期的任务（未经处理即自动恢复的不计）。"),
     )
 
 
@@ -439,6 +455,8 @@ def build_monthly(uows: UowFactory, month: Month, now: datetime,
         pickups = _pickup_counts(session, month)
         conversations = _containment_counts(session, month, dialect)
         agents = _agent_rows(session, month)
+        calls = call_counts(session, month.start, month.end)
+        proactive = proactive_month(session, month.start, month.end, now)
     total = OrderCounts()
     by_channel: dict[str, OrderCounts] = {c.value: OrderCounts() for c in Channel}
     by_category: dict[str, OrderCounts] = {c.value: OrderCounts() for c in Category}
@@ -454,6 +472,7 @@ def build_monthly(uows: UowFactory, month: Month, now: datetime,
         by_county=dict(sorted(by_county.items(), key=lambda kv: county_sort_key(kv[0]))),
         by_day=by_day, pickups=pickups[0], pickups_3=pickups[1], pickups_4=pickups[2],
         conversations=conversations[0], handed_over=conversations[1], agents=agents,
+        calls=calls, proactive=proactive,
     )
 
 

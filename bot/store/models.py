@@ -572,3 +572,241 @@ class CollectCursor(Base):
     origin: Mapped[str] = Column(String(64), nullable=False)  # SHA-256 of the tracker URL
     position: Mapped[int] = Column(Integer, nullable=False)  # the last id read
     updated_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+
+# --- Call desk (issue 17): tables below this line -------------------------------------------
+
+CALL_LINE_MAX = 8  # "11183" or "11185"
+
+
+class CallRecord(Base):
+    """A telephone call an agent took (11183 or 11185); services in `bot.store.calls`.
+
+    ``phone`` is stored raw (the agent calls back) and shown masked to every other role.
+    """
+
+    __tablename__ = "call_record"
+    __table_args__ = (
+        # Monthly statistics: the calls of a month.
+        Index("ix_call_record_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    phone: Mapped[str] = Column(String(32), nullable=False, index=True)
+    line: Mapped[str] = Column(String(CALL_LINE_MAX), nullable=False)
+    agent: Mapped[str] = Column(String(64), nullable=False, index=True)
+    started_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+
+    lines: Mapped[list[CallLine]] = relationship(
+        "CallLine", order_by="CallLine.id", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class CallLine(Base):
+    """One thing the caller said, as the agent typed it, with the bot's reading of it."""
+
+    __tablename__ = "call_line"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    call_id: Mapped[int] = Column(
+        Integer, ForeignKey("call_record.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+    text: Mapped[str] = Column(Text, nullable=False)
+    intent: Mapped[str | None] = Column(String(64), nullable=True)
+    confidence: Mapped[float | None] = Column(Float, nullable=True)
+    entities: Mapped[str] = Column(Text, nullable=False, default="[]")  # JSON
+
+
+class CallReply(Base):
+    """An agent's decision on a suggested answer during a call (as `AgentReply` for chats)."""
+
+    __tablename__ = "call_reply"
+    __table_args__ = (
+        UniqueConstraint("call_id", "request_key", name="uq_call_reply_call_key"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    call_id: Mapped[int] = Column(
+        Integer, ForeignKey("call_record.id", ondelete="CASCADE"), nullable=False, index=True)
+    request_key: Mapped[str] = Column(String(64), nullable=False)
+    agent: Mapped[str] = Column(String(64), nullable=False)
+    suggestion_kind: Mapped[str | None] = Column(String(32), nullable=True)
+    suggested_text: Mapped[str | None] = Column(Text, nullable=True)
+    final_text: Mapped[str | None] = Column(Text, nullable=True)
+    decision: Mapped[str] = Column(String(12), nullable=False)
+    edit_distance: Mapped[int | None] = Column(Integer, nullable=True)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False, index=True)
+
+
+class CallWorkOrder(Base):
+    """A work order opened (or linked to) from a call."""
+
+    __tablename__ = "call_work_order"
+    __table_args__ = (
+        UniqueConstraint("call_id", "work_order_id", name="uq_call_work_order"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    call_id: Mapped[int] = Column(
+        Integer, ForeignKey("call_record.id", ondelete="CASCADE"), nullable=False, index=True)
+    work_order_id: Mapped[int] = Column(
+        Integer, ForeignKey("work_order.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+
+
+# --- Proactive service (issue 16): tables below this line -----------------------------------
+
+# Who and what the proactive service (主动客服) watches, its tasks and its notices; services in
+# `bot.store.proactive`, rules and the scan in `bot.proactive`.
+
+VIP_NAME_MAX = 128
+OPENID_MAX = 64
+NOTICE_KEY_MAX = 96
+PROJECT_MAX = 64
+
+
+class VipCustomer(Base):
+    """A VIP customer (大客户): a business or institution whose mail the seats follow.
+
+    Notices go only to a customer with ``consent`` who has not opted out (``opted_out``, set
+    when they reply 退订) and whose WeChat ``openid`` is bound.
+    """
+
+    __tablename__ = "vip_customer"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    name: Mapped[str] = Column(String(VIP_NAME_MAX), nullable=False, unique=True)
+    contact_name: Mapped[str] = Column(String(64), nullable=False, default="")
+    contact_phone: Mapped[str] = Column(String(32), nullable=False, default="")
+    unit: Mapped[str] = Column(String(128), nullable=False, default="")
+    account_manager: Mapped[str] = Column(String(64), nullable=False, default="")
+    openid: Mapped[str | None] = Column(String(OPENID_MAX), nullable=True, unique=True)
+    consent: Mapped[bool] = Column(Boolean, nullable=False, default=False)
+    opted_out: Mapped[bool] = Column(Boolean, nullable=False, default=False)
+    opted_out_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+
+class WatchedMail(Base):
+    """A mail number the proactive scan follows, and why: ``vip``, ``te_an`` (特安), ``project``."""
+
+    __tablename__ = "watched_mail"
+    __table_args__ = (
+        UniqueConstraint("mail_number", "reason", name="uq_watched_mail_number_reason"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    mail_number: Mapped[str] = Column(String(32), nullable=False, index=True)
+    reason: Mapped[str] = Column(String(16), nullable=False)
+    project: Mapped[str | None] = Column(String(PROJECT_MAX), nullable=True)
+    vip_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("vip_customer.id", ondelete="SET NULL"), nullable=True, index=True)
+    added_at: Mapped[datetime] = Column(DateTime, nullable=False)
+
+    @validates("mail_number")
+    def _normalise_number(self, _key: str, number: str) -> str:
+        return normalise(number)
+
+
+class ProactiveTask(Base):
+    """A proactive task (主动客服任务): one exception of one watched mail for an agent to follow.
+
+    At most one open task per mail and exception (the partial unique index), however many
+    scans run at once; a closed task stays as history and a later relapse opens a new one.
+    """
+
+    __tablename__ = "proactive_task"
+    __table_args__ = (
+        Index(
+            "uq_proactive_task_open_mail_exception",
+            "mail_number",
+            "exception",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_proactive_task_status_deadline", "status", "deadline"),
+        Index("ix_proactive_task_opened_at", "opened_at"),
+        Index("ix_proactive_task_closed_by", "closed_by"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    mail_number: Mapped[str] = Column(String(32), nullable=False)
+    exception: Mapped[str] = Column(String(24), nullable=False)
+    status: Mapped[str] = Column(String(8), nullable=False, default="open")
+    detail: Mapped[str] = Column(Text, nullable=False, default="")
+    # Why the mail is watched, e.g. "vip,te_an", and the key project and VIP customer, if any.
+    watch_reasons: Mapped[str] = Column(String(48), nullable=False, default="")
+    project: Mapped[str | None] = Column(String(PROJECT_MAX), nullable=True)
+    vip_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("vip_customer.id", ondelete="SET NULL"), nullable=True, index=True)
+    responsible_unit: Mapped[str | None] = Column(String(128), nullable=True, index=True)
+    opened_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    # The scan (or person) that opened it: how a scan finds the rows it inserted itself.
+    opened_by: Mapped[str] = Column(String(64), nullable=False, index=True)
+    deadline: Mapped[datetime] = Column(DateTime, nullable=False)
+    assigned_to: Mapped[str | None] = Column(String(64), nullable=True)
+    # The first action an agent recorded (notified, called, unit contacted, resolved).
+    handled_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = Column(String(64), nullable=True)
+    # "recovered" (the trail came right) or "resolved" (an agent closed it).
+    close_reason: Mapped[str | None] = Column(String(12), nullable=True)
+
+    history: Mapped[list[ProactiveTaskEvent]] = relationship(
+        "ProactiveTaskEvent",
+        order_by="[ProactiveTaskEvent.at, ProactiveTaskEvent.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class ProactiveTaskEvent(Base):
+    """One line of a proactive task's history. Never changed once written."""
+
+    __tablename__ = "proactive_task_event"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    task_id: Mapped[int] = Column(
+        Integer, ForeignKey("proactive_task.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[datetime] = Column(DateTime, nullable=False)
+    actor: Mapped[str] = Column(String(64), nullable=False)
+    action: Mapped[str] = Column(String(24), nullable=False)
+    detail: Mapped[str] = Column(Text, nullable=False, default="")
+
+
+@event.listens_for(ProactiveTaskEvent, "before_update")
+def _task_history_is_append_only(*_: object) -> None:
+    raise RuntimeError("proactive_task_event rows are never changed")
+
+
+class ProactiveNotice(Base):
+    """One intended notice to a VIP customer (the outbox): written once per ``key``.
+
+    ``status``: pending (waiting for ``due_at``), sending (claimed by one sender), sent,
+    failed (refused or retries spent), skipped (no consent any more, opted out, or the day's
+    cap reached) or unknown (a send was interrupted: never retried, so never sent twice).
+    ``text`` is already masked.
+    """
+
+    __tablename__ = "proactive_notice"
+    __table_args__ = (
+        Index("ix_proactive_notice_status_due", "status", "due_at"),
+        Index("ix_proactive_notice_vip_sent", "vip_id", "sent_at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    key: Mapped[str] = Column(String(NOTICE_KEY_MAX), nullable=False, unique=True)
+    task_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("proactive_task.id", ondelete="SET NULL"), nullable=True, index=True)
+    vip_id: Mapped[int] = Column(
+        Integer, ForeignKey("vip_customer.id", ondelete="CASCADE"), nullable=False)
+    text: Mapped[str] = Column(Text, nullable=False)
+    status: Mapped[str] = Column(String(8), nullable=False, default="pending")
+    due_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = Column(DateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = Column(DateTime, nullable=True)
+    last_error: Mapped[str] = Column(Text, nullable=False, default="")

@@ -18,10 +18,12 @@ from bot.store.uow import UowFactory
 from bot.trainer.vocabulary import domain_vocabulary
 from bot.workbench import (
     accounts_views,
+    calls,
     conversations,
     metrics_views,
     models_views,
     orders,
+    proactive_views,
     reports_views,
     trainer_views,
     views,
@@ -117,8 +119,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", views.home, name="home")
     app.router.add_get("/api/me", views.api_me, name="api_me")
     accounts_views.setup_routes(app)  # POST /login (counted failures) and /admin/users
+    calls.setup_routes(app)  # before orders: /orders/new and /orders/upload are not numbers
     orders.setup_routes(app)
     conversations.setup_routes(app)
+    proactive_views.setup_routes(app)
     reports_views.setup_routes(app)
     trainer_views.setup_routes(app)
     models_views.setup_routes(app)

@@ -75,6 +75,7 @@ ACTION_LABELS: dict[str, str] = {
     "responsibility": "判责",
     "closed": "结案",
     "reopened": "重新打开",
+    "call": "来电",
 }
 
 # What the detail page says after a successful action (the redirect carries only the key).
@@ -85,6 +86,8 @@ DONE_MESSAGES: dict[str, str] = {
     "responsibility": "判责结果已记录。",
     "close": "工单已结案。",
     "reopen": "工单已重新打开，时限重新计算。",
+    "created": "工单已保存。",
+    "linked": "同一邮件同类问题已有在办工单，本次反映已合并到这张工单。",
 }
 
 

@@ -66,6 +66,10 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa server not reachable: {exc.__class__.__name__}") from exc
 
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The model's reading of `text` (intent, entities), from ``POST /model/parse``."""
+        return await self._call("POST", f"{self.base_url}/model/parse", {"text": text})
+
     async def tracker(self, sender_id: str) -> dict[str, Any]:
         """The conversation's tracker (events, slots, paused flag)."""
         return await self._call("GET", self._url(sender_id, "tracker"))

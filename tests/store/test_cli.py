@@ -21,7 +21,10 @@ def test_init_creates_the_database_file_and_tables(tmp_path: Path, capsys: pytes
         "mail_item", "tracking_event", "handover_request", "work_order", "work_order_event",
         "work_order_source", "pickup_order", "pickup_reminder", "account", "handover_event",
         "agent_reply", "conversation_day", "nlu_candidate", "nlu_collect_cursor",
-        "login_throttle", "web_session", "alembic_version"}
+        "login_throttle", "web_session", "alembic_version",
+        "call_record", "call_line", "call_reply", "call_work_order",
+        "vip_customer", "watched_mail", "proactive_task", "proactive_task_event",
+        "proactive_notice"}
     engine.dispose()
     assert main(["init", "--database-url", url]) == 0  # again: nothing breaks
 

@@ -21,7 +21,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert _differences(engine) == []
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert version == "0011"
+    assert version == "0013"
 
 
 def test_running_the_migrations_again_changes_nothing(engine: Engine) -> None:
