@@ -11,7 +11,10 @@ Rasa's behaviour and error message are unchanged.
 Rasa's model graph (a dozen nodes, run three or four times per customer message) is run in
 order by :mod:`bot.graph_runner` instead of dask's scheduler, which cost a sixth of the
 server's time under load; same nodes, same inputs, same results. Slots are copied directly
-(:mod:`bot.slot_copy`) instead of through the pickle protocol.
+(:mod:`bot.slot_copy`) instead of through the pickle protocol, and RulePolicy parses each of
+its rule keys once (:mod:`bot.dialogue.rule_keys`) instead of at every check. A tracker's
+dialogue states are computed once per point of the conversation, not once per policy
+(:mod:`bot.dialogue.past_states`).
 
 Security fixes:
 
@@ -60,6 +63,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.config import PROJECT_ROOT, Settings, ensure_token, load_settings, rasa_api_token
 from bot.config import RASA_TOKEN_HEADER as TOKEN_HEADER
+from bot.local_actions import run_local, runs_locally
 
 logger = logging.getLogger("postdesk.server")
 
@@ -115,12 +119,16 @@ def apply_runtime_fixes(settings: Optional[Settings] = None) -> None:
     Args:
         settings: supply ``ACTION_TIMEOUT_S`` (read from the environment when not given).
     """
+    from bot.dialogue.past_states import remember_past_states
+    from bot.dialogue.rule_keys import parse_rule_keys_once
     from bot.graph_runner import run_graphs_in_order
     from bot.slot_copy import copy_slots_directly
 
     _compile_action_validator()
     run_graphs_in_order()
     copy_slots_directly()
+    parse_rule_keys_once()
+    remember_past_states()
     _accept_token_header()
     _bound_action_calls((settings or load_settings()).action_timeout_s)
 
@@ -196,7 +204,8 @@ class BoundedActionEndpoint(EndpointConfig):
     :class:`ActionServerUnavailable`: Rasa then fails the action as for any error (the turn
     goes on without its events) and slot-mapping actions are skipped with a warning. The other
     actions of that turn (same conversation, same user message) then fail at once instead of
-    waiting again: one turn waits `timeout_s` at most once.
+    waiting again: one turn waits `timeout_s` at most once. The validators of
+    :mod:`bot.local_actions` run in this process instead, answering as the server would.
     """
 
     def __init__(self, config: EndpointConfig, timeout_s: float) -> None:
@@ -237,6 +246,8 @@ class BoundedActionEndpoint(EndpointConfig):
                 if self.basic_auth else None)
         url = concat_url(self.url, subpath)
         body = kwargs.get("json")
+        if runs_locally(body):
+            return await run_local(body)
         action = body.get("next_action", "?") if isinstance(body, dict) else "?"
         turn = _turn_of(body)
         if turn is not None and turn in self._failed_turns:

@@ -125,7 +125,7 @@ async def test_a_turn_waits_for_a_hung_action_server_once(fake) -> None:
     server.hang_s = 30
     endpoint = BoundedActionEndpoint(EndpointConfig(url), timeout_s=0.5)
     with pytest.raises(ActionServerUnavailable):
-        await endpoint.request(json=call("validate_mail_query_form"), method="post")
+        await endpoint.request(json=call("validate_complaint_form"), method="post")
     started = time.monotonic()
     with pytest.raises(ActionServerUnavailable):  # the same turn's next action: not called
         await endpoint.request(json=call("action_query_mail"), method="post")
