@@ -114,8 +114,9 @@ def _sqlite(args: argparse.Namespace) -> BackendResult:
     if path is None:
         directory = Path(tempfile.mkdtemp(prefix="postdesk-bench-"))
         path = directory / "year.db"
-    elif path.exists():
-        path.unlink()
+    else:  # a fresh file: the database and its write-ahead log (WAL mode, bot.store.db)
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
     try:
         return bench_backend("sqlite", f"sqlite:///{path}", args.work_orders,
                              args.tracking_events, args.runs)
