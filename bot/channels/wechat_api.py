@@ -14,7 +14,11 @@ to the webhook and delivers the reply later through `message/custom/send`.
 - 45015/45047 (48-hour reply window closed, or quota used up): `WindowClosed` at once, no retry;
   the caller flags the conversation for an agent.
 - -1 (system busy), HTTP 5xx, timeouts and connection errors: retried with bounded exponential
-  backoff, at most `max_attempts` sends in all, then `SendFailed`.
+  backoff, at most `max_attempts` sends in all, then `SendFailed`. When one of the failed
+  attempts may have reached WeChat (HTTP 5xx, a timeout or a connection lost after the request
+  was written, an unreadable answer) it is `SendUncertain`, a `SendFailed`: the message may have
+  been delivered. `send_text(..., retry_uncertain=False)` raises it at the first such attempt
+  instead of retrying, for callers that must never send twice (the proactive notices).
 
 Log lines never contain the access token or the app secret, and show openids shortened. Every
 failed call is counted in ``postdesk_wechat_api_errors_total`` by kind (bot/metrics.py).
@@ -84,6 +88,15 @@ class SendFailed(WeChatApiError):
     """Gave up after the bounded retries (busy, timeouts, or a token that stays invalid)."""
 
 
+class SendUncertain(SendFailed):
+    """Gave up, and an attempt may have reached WeChat: the message may have been delivered.
+
+    Raised after a timeout or a connection lost once the request was written, an HTTP 5xx or an
+    unreadable answer. A plain `SendFailed` means nothing was delivered (connection never made,
+    -1 busy answers, a token refused).
+    """
+
+
 class _Transient(Exception):
     """A failure worth another attempt: -1, HTTP 5xx, an unreadable answer, timeout, connection."""
 
@@ -135,7 +148,9 @@ class WeChatClient:
         self._base_url = base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        # The connection has a budget of its own within the total, so that a timeout before
+        # anything was sent (ServerTimeoutError) can be told from one after the request was sent.
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=timeout_s * 0.8)
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._clock = clock
@@ -346,7 +361,8 @@ class WeChatClient:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    async def send_text(self, openid: str, content: str, idempotency_key: str) -> None:
+    async def send_text(self, openid: str, content: str, idempotency_key: str,
+                        retry_uncertain: bool = True) -> None:
         """Send a text message to a customer through the customer-service API.
 
         A send confirmed by WeChat (errcode 0) under `idempotency_key` is remembered, and a later
@@ -356,7 +372,9 @@ class WeChatClient:
         - WeChat's API takes no idempotency key. When a request times out or the connection drops
           after WeChat accepted the message, the retry delivers it a second time; nothing on our
           side can tell. Retries are therefore bounded by `max_attempts` (connection failures
-          before the request was sent, and -1 answers, do not carry this risk).
+          before the request was sent, and -1 answers, do not carry this risk), and a caller
+          that must never send twice passes `retry_uncertain=False`: such a failure then ends
+          the call at once with `SendUncertain`.
         - Confirmed keys are kept in this process only, the last `remember_keys` of them; they
           are lost on restart and not shared between processes (the webhook's MsgId
           de-duplication is what prevents a message from being answered twice).
@@ -365,11 +383,15 @@ class WeChatClient:
             openid: the customer's openid (FromUserName of the incoming message).
             content: the text; the caller keeps it within WeChat's length limit.
             idempotency_key: identifies this message, e.g. "<MsgId>:<part>".
+            retry_uncertain: retry an attempt that may have reached WeChat (timeout, connection
+                lost after sending, HTTP 5xx); False raises `SendUncertain` at the first one.
 
         Raises:
             ValueError: empty openid or content.
             WindowClosed: 45015 or 45047; not retried.
-            SendFailed: busy, timeouts or an invalid token after the bounded retries.
+            SendUncertain: gave up, and the message may have been delivered.
+            SendFailed: busy, connections never made or an invalid token after the bounded
+                retries: nothing was delivered.
             WeChatApiError: any other error code (not retried).
         """
         if not openid or not content:
@@ -385,7 +407,7 @@ class WeChatClient:
                     logger.info("WeChat send to %s skipped: key already confirmed",
                                 mask_openid(openid))
                     return
-                await self._send_text(openid, content)
+                await self._send_text(openid, content, retry_uncertain)
                 self._remember(idempotency_key)
         finally:
             gate[1] -= 1
@@ -402,11 +424,12 @@ class WeChatClient:
         for index, content in enumerate(contents):
             await self.send_text(openid, content, f"{key_prefix}:{index}")
 
-    async def _send_text(self, openid: str, content: str) -> None:
+    async def _send_text(self, openid: str, content: str, retry_uncertain: bool = True) -> None:
         body = {"touser": openid, "msgtype": "text", "text": {"content": content}}
         who = mask_openid(openid)
         token_renewed = False
         failures = 0
+        uncertain = False  # an attempt may have reached WeChat
         while True:
             try:
                 token = await self.access_token()
@@ -418,11 +441,17 @@ class WeChatClient:
                     raise _Transient(errcode, errmsg, ambiguous=False)
             except _Transient as exc:
                 failures += 1
+                uncertain = uncertain or exc.ambiguous
+                if exc.ambiguous and not retry_uncertain:
+                    logger.error("WeChat send to %s: %s; WeChat may have delivered it, not "
+                                 "retried", who, exc.errmsg)
+                    raise SendUncertain(exc.errcode, f"may have been delivered: {exc.errmsg}")
                 if failures >= self._max_attempts:
-                    logger.error("WeChat send to %s failed after %d attempts: %s",
-                                 who, failures, exc.errmsg)
-                    raise SendFailed(exc.errcode,
-                                     f"gave up after {failures} attempts: {exc.errmsg}")
+                    logger.error("WeChat send to %s failed after %d attempts: %s%s", who,
+                                 failures, exc.errmsg,
+                                 " (WeChat may have delivered it)" if uncertain else "")
+                    error = SendUncertain if uncertain else SendFailed
+                    raise error(exc.errcode, f"gave up after {failures} attempts: {exc.errmsg}")
                 delay = self._backoff(failures)
                 logger.warning("WeChat send to %s: %s%s; retry %d/%d in %.2f s", who, exc.errmsg,
                                " (WeChat may have delivered it)" if exc.ambiguous else "",
@@ -502,6 +531,12 @@ class WeChatClient:
                     self._metrics.wechat_api_error("http")
                     raise WeChatApiError(-1, f"HTTP {response.status}")
                 answer = await response.json(content_type=None)
+        except aiohttp.ServerTimeoutError:
+            # Only the connect budget raises it here (no socket read timeout is set): nothing
+            # was sent.
+            self._metrics.wechat_api_error("timeout")
+            raise _Transient(SYSTEM_BUSY, f"cannot connect within {self._timeout.connect:.1f} s",
+                             ambiguous=False) from None
         except asyncio.TimeoutError:
             self._metrics.wechat_api_error("timeout")
             raise _Transient(SYSTEM_BUSY, f"timed out after {self._timeout.total} s",

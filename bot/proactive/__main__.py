@@ -90,7 +90,9 @@ def format_scan(report: ScanReport, sent: SendReport | None, note: str = "") -> 
     if sent is not None:
         lines.append(f"  通知发送 notices sent: {len(sent.sent)}, "
                      f"稍后重试 retry: {len(sent.retry)}, 失败 failed: {len(sent.failed)}, "
-                     f"跳过 skipped: {len(sent.skipped)}"
+                     f"跳过 skipped: {len(sent.skipped)}, "
+                     f"可能已送达（不重发） may have been sent: "
+                     f"{len(sent.uncertain) + sent.interrupted}"
                      + ("（静默时段，早上发送 / quiet hours: held until morning）"
                         if sent.held else ""))
     if note:

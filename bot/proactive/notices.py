@@ -7,11 +7,12 @@ logged (openid masked) and written to the task's history.
 
 Never twice: a notice is sent only by whoever moved it from pending to sending, and the
 outbox row (unique key) is the only place a notice comes from. A refusal (45015/45047, an
-error code) fails it for good; the client giving up (`SendFailed`: busy answers, connections
-never made, timeouts) sends it back to pending for a later try, at most ``max_attempts`` in
-all; a send interrupted before its outcome was recorded (the process died) is marked unknown
-and never tried again. What this cannot rule out is the API client's own limit: a request that
-timed out after WeChat had delivered it looks like a failure (see `WeChatClient.send_text`).
+error code) fails it for good; the client giving up on a failure that delivered nothing
+(`SendFailed`: busy answers, connections never made) sends it back to pending for a later try,
+at most ``max_attempts`` in all. A send that may have reached WeChat (`SendUncertain`: a
+timeout or a connection lost after the request was written, HTTP 5xx; the client is asked not
+to retry those itself) is marked unknown, "may have been sent", and never tried again; so is a
+send interrupted before its outcome was recorded (the process died).
 """
 from __future__ import annotations
 
@@ -21,13 +22,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.channels.wechat_api import SendFailed, WeChatApiError, WindowClosed, mask_openid
+from bot.channels.wechat_api import (
+    SendFailed,
+    SendUncertain,
+    WeChatApiError,
+    WindowClosed,
+    mask_openid,
+)
 from bot.proactive.config import ProactiveConfig
 from bot.store.models import as_store_time
 from bot.store.proactive import (
     FAILED,
     PENDING,
     SENT,
+    UNKNOWN,
     claim_notice,
     due_notices,
     finish_notice,
@@ -49,8 +57,10 @@ RETRY_AFTER = timedelta(minutes=5)
 class TextSender(Protocol):
     """What the sender needs of the WeChat customer-service API client."""
 
-    async def send_text(self, openid: str, content: str, idempotency_key: str) -> None:
-        """Send `content` to `openid`, once per `idempotency_key` within the process."""
+    async def send_text(self, openid: str, content: str, idempotency_key: str,
+                        retry_uncertain: bool = True) -> None:
+        """Send `content` to `openid`, once per `idempotency_key` within the process; with
+        `retry_uncertain=False` a failure that may have delivered it raises `SendUncertain`."""
         ...
 
 
@@ -62,6 +72,7 @@ class SendReport:
     retry: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)  # may have been sent: never retried
     held: bool = False  # quiet hours: nothing was sent
     interrupted: int = 0
 
@@ -94,12 +105,19 @@ async def send_due(uow_factory: UowFactory, client: TextSender, config: Proactiv
             continue  # another sender has it
         who = mask_openid(notice.openid)
         try:
-            await client.send_text(notice.openid, notice.text, idempotency_key=notice.key)
+            await client.send_text(notice.openid, notice.text, idempotency_key=notice.key,
+                                   retry_uncertain=False)
         except WindowClosed as exc:
             logger.warning("proactive notice %s to %s refused (%s)", notice.key, who, exc.errcode)
             await asyncio.to_thread(finish_notice, uow_factory, notice.id, FAILED, now,
                                     f"微信拒绝（{exc.errcode}）：客户48小时内未互动或已取消关注")
             report.failed.append(notice.key)
+        except SendUncertain as exc:
+            logger.error("proactive notice %s to %s may have been sent (%s); marked unknown, "
+                         "not retried", notice.key, who, exc.errmsg)
+            await asyncio.to_thread(finish_notice, uow_factory, notice.id, UNKNOWN, now,
+                                    exc.errmsg)
+            report.uncertain.append(notice.key)
         except SendFailed as exc:
             attempts = notice.attempts + 1
             if attempts >= config.max_attempts:

@@ -787,7 +787,8 @@ class ProactiveNotice(Base):
 
     ``status``: pending (waiting for ``due_at``), sending (claimed by one sender), sent,
     failed (refused or retries spent), skipped (no consent any more, opted out, or the day's
-    cap reached) or unknown (a send was interrupted: never retried, so never sent twice).
+    cap reached) or unknown (a send interrupted, or one WeChat may have received: never
+    retried, so never sent twice).
     ``text`` is already masked.
     """
 

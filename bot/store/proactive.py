@@ -542,8 +542,9 @@ def claim_notice(uow_factory: UowFactory, notice_id: int, now: datetime) -> bool
 
 def finish_notice(uow_factory: UowFactory, notice_id: int, status: str, now: datetime,
                   error: str = "", retry_at: datetime | None = None) -> None:
-    """Record how a claimed send ended: sent, failed, skipped, or back to pending at
-    `retry_at` (a failure known not to have delivered anything)."""
+    """Record how a claimed send ended: sent, failed, skipped, unknown (it may have been
+    delivered: never retried), or back to pending at `retry_at` (a failure known not to have
+    delivered anything)."""
     now = as_store_time(now)
     values: dict[str, Any] = {"status": status, "last_error": error[:500]}
     if status == SENT:
@@ -559,7 +560,8 @@ def finish_notice(uow_factory: UowFactory, notice_id: int, status: str, now: dat
             ProactiveNotice.id == notice_id)).scalar_one()
         if task_id is not None and status in (SENT, FAILED, UNKNOWN):
             detail = {SENT: "已通过微信通知客户", FAILED: f"微信通知未送达：{error[:200]}",
-                      UNKNOWN: "微信通知发送中断，未知是否送达（不再重发）"}[status]
+                      UNKNOWN: (f"微信通知可能已送达，结果未知（{error[:200]}），不再重发"
+                                if error else "微信通知发送中断，未知是否送达（不再重发）")}[status]
             _log_many(uow.session, [(task_id, "notice", detail)], now, "notice")
         uow.commit()
 

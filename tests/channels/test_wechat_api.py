@@ -10,7 +10,13 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.channels.wechat_api import SendFailed, WeChatApiError, WeChatClient, WindowClosed
+from bot.channels.wechat_api import (
+    SendFailed,
+    SendUncertain,
+    WeChatApiError,
+    WeChatClient,
+    WindowClosed,
+)
 from tests.channels.fake_wechat import FakeWeChat
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
@@ -236,14 +242,82 @@ async def test_documented_limit_a_lost_answer_after_delivery_duplicates_the_mess
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("deliver_first", [True, False])
+async def test_without_retry_uncertain_a_lost_answer_ends_at_once_as_uncertain(wechat,
+                                                                              deliver_first):
+    # The fake got the request; whether it delivered or not, the client cannot tell.
+    api = make_client(wechat, timeout_s=0.2)
+    wechat.delay_next(0.6, deliver_first=deliver_first)
+    try:
+        with pytest.raises(SendUncertain, match="timed out"):
+            await api.send_text(OPENID, "您好", "m1", retry_uncertain=False)
+    finally:
+        await api.close()
+    assert wechat.send_attempts == 1
+    assert len(wechat.sent) == (1 if deliver_first else 0)
+
+
+@pytest.mark.asyncio
+async def test_retried_timeouts_that_give_up_are_uncertain(wechat):
+    api = make_client(wechat, timeout_s=0.2, max_attempts=2)
+    wechat.delay_next(0.6, times=2)
+    try:
+        with pytest.raises(SendUncertain):
+            await api.send_text(OPENID, "您好", "m1")
+    finally:
+        await api.close()
+    assert wechat.send_attempts == 2
+
+
+@pytest.mark.asyncio
+async def test_failures_that_delivered_nothing_are_retried_even_without_retry_uncertain(wechat):
+    api = make_client(wechat)
+    try:
+        wechat.fail_next(-1, times=2)
+        await api.send_text(OPENID, "您好", "m1", retry_uncertain=False)
+        assert wechat.send_attempts == 3 and len(wechat.sent) == 1
+        wechat.expire_token()  # 42001: renewed and sent again, as with retries
+        await api.send_text(OPENID, "再见", "m2", retry_uncertain=False)
+        assert [content for _, content, _ in wechat.sent] == ["您好", "再见"]
+        wechat.fail_next(-1, times=3)
+        with pytest.raises(SendFailed) as caught:
+            await api.send_text(OPENID, "您好", "m3", retry_uncertain=False)
+        assert type(caught.value) is SendFailed
+    finally:
+        await api.close()
+
+
+@pytest.mark.asyncio
+async def test_a_connection_not_had_in_time_is_a_clear_failure(wechat):
+    # One connection in the pool, held by a slow send: the other waits past its connect budget
+    # and gives up before sending anything.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        slow = make_client(wechat, session=http, timeout_s=5.0)
+        quick = make_client(wechat, session=http, timeout_s=0.5, max_attempts=1)
+        await slow.access_token()
+        await quick.access_token()
+        wechat.delay_next(1.5)
+        holding = asyncio.create_task(slow.send_text(OPENID, "慢", "m1"))
+        while wechat.send_attempts == 0:
+            await asyncio.sleep(0.01)
+        with pytest.raises(SendFailed, match="cannot connect") as caught:
+            await quick.send_text(OPENID, "快", "m2", retry_uncertain=False)
+        assert type(caught.value) is SendFailed
+        await holding
+    assert wechat.send_attempts == 1
+    assert [content for _, content, _ in wechat.sent] == ["慢"]
+
+
+@pytest.mark.asyncio
 async def test_an_unreachable_api_gives_up_after_max_attempts():
     api = WeChatClient("wx1", "secret", base_url="http://127.0.0.1:9", timeout_s=0.5,
                        max_attempts=2, backoff_s=0.01)
     try:
-        with pytest.raises(SendFailed, match="cannot connect"):
+        with pytest.raises(SendFailed, match="cannot connect") as caught:
             await api.send_text(OPENID, "您好", "m1")
     finally:
         await api.close()
+    assert not isinstance(caught.value, SendUncertain)  # nothing can have reached WeChat
 
 
 @pytest.mark.asyncio

@@ -2,6 +2,7 @@
 consent, quiet hours, the daily cap, opt-out, a failing API retried and sent once."""
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import AsyncIterator
@@ -11,6 +12,7 @@ import pytest_asyncio
 from sqlalchemy import select, update
 
 from bot.channels.wechat_api import WeChatClient
+from bot.proactive.__main__ import format_scan
 from bot.proactive.config import ProactiveConfig
 from bot.proactive.notices import RETRY_AFTER, send_due
 from bot.proactive.scan import scan
@@ -170,3 +172,52 @@ async def test_a_refusal_fails_for_good_and_an_interrupted_send_is_never_repeate
     assert later.interrupted == 1 and later.sent == []
     assert sorted(_statuses(uows)) == ["failed", "unknown"]
     assert len(wechat.sent) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_send_that_may_have_been_delivered_is_marked_unknown_and_never_repeated(
+        uows, config, policy, wechat) -> None:
+    _queue(uows, config, policy, 1)
+    # WeChat delivers it, but the answer comes after the client gave up (a read timeout).
+    wechat.delay_next(1.0, deliver_first=True)
+    api = WeChatClient(wechat.app_id, wechat.app_secret, base_url=wechat.base_url,
+                       timeout_s=0.3, backoff_s=0.01, max_attempts=3)
+    try:
+        first = await send_due(uows, api, config, NOW)
+        assert first.uncertain == ["task:1:opened"] and first.retry == [] and first.sent == []
+        assert "may have been sent: 1" in format_scan(scan(uows, config, policy, NOW), first)
+        for later in (NOW + RETRY_AFTER, NOW + 2 * RETRY_AFTER, NOW + timedelta(days=1)):
+            again = await send_due(uows, api, config, later)
+            assert again.sent == [] and again.retry == [] and again.uncertain == []
+    finally:
+        await api.close()
+    assert wechat.send_attempts == 1 and len(wechat.sent) == 1
+    assert _statuses(uows) == ["unknown"]
+    with uows() as uow:
+        history = list(uow.session.execute(
+            select(ProactiveTaskEvent.detail).where(ProactiveTaskEvent.action == "notice"))
+            .scalars())
+    assert len(history) == 1 and "可能已送达" in history[0] and "不再重发" in history[0]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_connection_is_retried_at_the_next_scan_and_sent_once(
+        uows, config, policy, wechat, client) -> None:
+    _queue(uows, config, policy, 1)
+    with socket.socket() as closed:  # a port nobody listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = WeChatClient(wechat.app_id, wechat.app_secret,
+                               base_url=f"http://127.0.0.1:{port}", backoff_s=0.01,
+                               max_attempts=2)
+    try:
+        first = await send_due(uows, unreachable, config, NOW)
+    finally:
+        await unreachable.close()
+    assert first.retry == ["task:1:opened"] and first.uncertain == []
+    assert _statuses(uows) == ["pending"] and wechat.send_attempts == 0
+    second = await send_due(uows, client, config, NOW + RETRY_AFTER)
+    assert second.sent == ["task:1:opened"]
+    await send_due(uows, client, config, NOW + 2 * RETRY_AFTER)
+    assert wechat.send_attempts == 1 and len(wechat.sent) == 1
+    assert _statuses(uows) == ["sent"]
