@@ -80,6 +80,10 @@ SECTIONS: tuple[Section, ...] = (
             (Role.AGENT, Role.SUPERVISOR), "/queue"),
     Section("工单", "按渠道、状态、区县、类别筛选；截止时间倒计时，超时优先。",
             (Role.AGENT, Role.SUPERVISOR), "/orders"),
+    Section("来电", "11183/11185 来电台：记录来电内容，即时看到理解结果、邮件轨迹、"
+            "来电人的工单和建议答复；由来电直接开工单。", (Role.AGENT,), "/calls"),
+    Section("主动客服", "大客户、特安邮件和重点项目邮件的异常任务：轨迹、外呼话术、"
+            "通知与处理记录；大客户名单。", (Role.AGENT, Role.SUPERVISOR), "/proactive"),
     Section("训练数据", "机器人没把握或理解错的客户消息：标注意图和实体，导出为训练数据。",
             (Role.TRAINER,), "/trainer/inbox"),
     Section("模型", "训练过的模型、评测分数和上线记录。", (Role.TRAINER, Role.SUPERVISOR),

@@ -279,9 +279,10 @@ async def test_each_role_sees_its_own_sections_and_the_admin_sees_all(browser: B
     await browser.login("trainer1")
     trainer = await (await browser.client.get("/")).text()
     assert "训练数据" in trainer and "转人工队列" not in trainer and "主管看板" not in trainer
+    assert 'href="/calls"' not in trainer and 'href="/proactive"' not in trainer
     await browser.login("admin1")
     admin = await (await browser.client.get("/")).text()
-    for title in ["转人工队列", "工单", "训练数据", "主管看板", "账户管理"]:
+    for title in ["转人工队列", "工单", "来电", "主动客服", "训练数据", "主管看板", "账户管理"]:
         assert title in admin
 
 
