@@ -30,14 +30,14 @@ from bot.workorders.importer import (
     MissingColumns,
     RowError,
     UnreadableFile,
-    _cells,
-    _code,
-    _echo,
-    _is_blank,
-    _mail_number,
-    _phone,
-    _text,
-    header_key,
+    cell_code,
+    cell_text,
+    echo,
+    is_blank,
+    parse_mail_number,
+    parse_phone,
+    read_cells,
+    resolve_header,
 )
 
 VIP_COLUMNS: tuple[Column, ...] = (
@@ -62,20 +62,6 @@ _LIMITS = {"contact_name": 64, "unit": 128, "account_manager": 64}
 HEADER_SEARCH_ROWS = 10
 
 
-def _resolve(cells: Sequence[object], columns: Sequence[Column]) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        positions.setdefault(header_key(cell), index)
-    found: dict[str, int] = {}
-    for column in columns:
-        for synonym in column.synonyms:
-            at = positions.get(header_key(synonym))
-            if at is not None and at not in found.values():
-                found[column.field] = at
-                break
-    return found
-
-
 def read_table(path: Path, columns: Sequence[Column]) -> Iterator[tuple[int, dict[str, object]]]:
     """The non-blank data rows of `path` as (Excel row number, values by field).
 
@@ -84,14 +70,14 @@ def read_table(path: Path, columns: Sequence[Column]) -> Iterator[tuple[int, dic
         MissingColumns: no header row names every required column.
     """
     required = [c for c in columns if c.required]
-    with contextlib.closing(_cells(path)) as rows:
+    with contextlib.closing(read_cells(path)) as rows:
         found: dict[str, int] | None = None
         seen = 0
         for row_number, cells in rows:
             if found is None:
-                if all(_is_blank(cell) for cell in cells):
+                if all(is_blank(cell) for cell in cells):
                     continue
-                candidate = _resolve(cells, columns)
+                candidate = resolve_header(cells, columns)
                 if all(c.field in candidate for c in required):
                     found = candidate
                     continue
@@ -100,7 +86,7 @@ def read_table(path: Path, columns: Sequence[Column]) -> Iterator[tuple[int, dic
                     break
                 continue
             values = {name: cells[i] if i < len(cells) else None for name, i in found.items()}
-            if not all(_is_blank(v) for v in values.values()):
+            if not all(is_blank(v) for v in values.values()):
                 yield row_number, values
         if found is None:
             if seen == 0:
@@ -129,26 +115,26 @@ def _consent(raw: str) -> bool | None:
 
 def parse_vip_row(row_number: int, values: dict[str, object]) -> VipRecord | RowError:
     """Check one VIP customer row."""
-    name = _text(values.get("name"))
+    name = cell_text(values.get("name"))
     if not name:
         return RowError(row_number, "客户名称为空 / customer name is empty")
     if len(name) > VIP_NAME_MAX:
         return RowError(row_number, f"客户名称超过 {VIP_NAME_MAX} 字 / customer name too long")
-    texts = {key: _text(values.get(key)) for key in _LIMITS}
+    texts = {key: cell_text(values.get(key)) for key in _LIMITS}
     for key, limit in _LIMITS.items():
         if len(texts[key]) > limit:
             return RowError(row_number, f"{key} 超过 {limit} 字 / {key} too long", name[:40])
-    raw_phone = _code(values.get("contact_phone"))
-    phone = _phone(raw_phone) if raw_phone else ""
+    raw_phone = cell_code(values.get("contact_phone"))
+    phone = parse_phone(raw_phone) if raw_phone else ""
     if phone is None:
-        return RowError(row_number, f"联系电话无法识别（{_echo(raw_phone)}） / "
+        return RowError(row_number, f"联系电话无法识别（{echo(raw_phone)}） / "
                                     "unrecognised phone number", name[:40])
-    openid = _code(values.get("openid")) or None
+    openid = cell_code(values.get("openid")) or None
     if openid is not None and not _OPENID.fullmatch(openid):
         return RowError(row_number, "微信openid格式不对 / malformed WeChat openid", name[:40])
-    consent = _consent(_text(values.get("consent")))
+    consent = _consent(cell_text(values.get("consent")))
     if consent is None:
-        given = _echo(_text(values.get("consent")))
+        given = echo(cell_text(values.get("consent")))
         return RowError(row_number, f"同意通知应填“是”或“否”（{given}） / consent must be 是 or 否",
                         name[:40])
     return VipRecord(name=name, contact_name=texts["contact_name"], contact_phone=phone,
@@ -218,8 +204,9 @@ def import_watch(uow_factory: UowFactory, path: Path, now: datetime, *, reason: 
     entries: list[WatchEntry] = []
     seen: set[str] = set()
     for row_number, values in read_table(path, WATCH_COLUMNS):
-        raw = _code(values.get("mail_number"))
-        number, problem = _mail_number(raw) if raw else (None, "邮件号为空 / mail number empty")
+        raw = cell_code(values.get("mail_number"))
+        number, problem = (parse_mail_number(raw) if raw
+                           else (None, "邮件号为空 / mail number empty"))
         if number is None:
             result.rejected.append(RowError(row_number, problem or ""))
             continue

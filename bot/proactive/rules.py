@@ -19,7 +19,13 @@ from typing import Callable, Optional
 from bot.proactive.config import ProductThresholds
 from bot.store.status import StatusCode
 from bot.text.masking import mask_signer
-from bot.workorders.responsibility import TrailEvent, clock, is_centre
+from bot.workorders.responsibility import (
+    TrailEvent,
+    clock,
+    hours_between,
+    is_centre,
+    next_stop,
+)
 
 S = StatusCode
 
@@ -116,10 +122,6 @@ class Finding:
     unit: Optional[str]
 
 
-def _hours(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
-
-
 def _at(event: TrailEvent) -> str:
     return f"{clock(event.occurred_at)} {event.unit}"
 
@@ -129,8 +131,6 @@ _MOVING = frozenset({S.POSTED.value, S.DEPARTED.value, S.ARRIVED.value, S.IN_TRA
 _RETURN_STATUSES = frozenset({S.RETURNING.value, S.RETURNED.value})
 _REFUSED_RE = re.compile(r"拒收|拒签|拒绝签收")
 _MISSORT_RE = re.compile(r"错分|错发|误发")
-# How departures name where the mail goes next (the same wording bot.workorders reads).
-_NEXT_STOP_RE = re.compile(r"(?:下一站|运往|发往)【([^】]+)】")
 
 
 def no_scan(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Finding | None:
@@ -138,7 +138,7 @@ def no_scan(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Finding
     if mail.trail:
         return None
     since = mail.posted_at or mail.watched_since
-    hours = _hours(since, now)
+    hours = hours_between(since, now)
     if hours <= th.no_scan_hours:
         return None
     what = "收寄登记" if mail.posted_at else "列入关注"
@@ -150,7 +150,7 @@ def no_update(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Findi
     last = mail.last
     if last is None or last.status_code not in _MOVING:
         return None
-    hours = _hours(last.occurred_at, now)
+    hours = hours_between(last.occurred_at, now)
     if hours <= th.no_update_hours:
         return None
     return Finding(Exception_.NO_UPDATE,
@@ -167,7 +167,7 @@ def overdue(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Finding
     where = f"，最后扫描 {_at(last)}" if last else ""
     return Finding(Exception_.OVERDUE,
                    f"承诺 {clock(mail.promised_by)} 前投递，已超时 "
-                   f"{_hours(mail.promised_by, now):.0f} 小时{where}",
+                   f"{hours_between(mail.promised_by, now):.0f} 小时{where}",
                    last.unit if last else None)
 
 
@@ -213,13 +213,12 @@ def missorted(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Findi
     index = arrivals[-1]
     arrival = mail.trail[index]
     departure = next((e for e in reversed(mail.trail[:index])
-                      if _NEXT_STOP_RE.search(e.description)), None)
+                      if next_stop(e)), None)
     sender = departure.unit if departure is not None else None
     if _MISSORT_RE.search(arrival.description):
         return Finding(Exception_.MISSORTED, f"{_at(arrival)}：{arrival.description}", sender)
     if departure is not None:
-        match = _NEXT_STOP_RE.search(departure.description)
-        announced = match.group(1) if match else None
+        announced = next_stop(departure)
         if announced and announced != arrival.unit and is_centre(arrival.unit):
             return Finding(Exception_.MISSORTED,
                            f"{_at(departure)} 发往【{announced}】，却到达【{arrival.unit}】",
@@ -232,7 +231,7 @@ def station(mail: WatchedTrail, th: ProductThresholds, now: datetime) -> Finding
     last = mail.last
     if last is None or last.status_code != S.AT_STATION.value:
         return None
-    hours = _hours(last.occurred_at, now)
+    hours = hours_between(last.occurred_at, now)
     if hours <= th.station_hours:
         return None
     return Finding(Exception_.STATION, f"{_at(last)} 投递至驿站/代收点，已 {hours:.0f} 小时未取",

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import exists, func, select
 
-from bot.reports.periods import ratio
+from bot.reports.periods import Adoption, count_where, ratio
 from bot.store.models import CallRecord, CallReply, CallWorkOrder
 from bot.store.status import ReplyDecision
 
 
 @dataclass(frozen=True)
-class CallCounts:
+class CallCounts(Adoption):
     """The calls started in a period and the decisions on suggested answers made in it."""
 
     calls: int = 0
@@ -25,28 +25,9 @@ class CallCounts:
     rejected: int = 0
 
     @property
-    def shown(self) -> int:
-        """Suggested answers the agents decided on."""
-        return self.accepted + self.edited + self.rejected
-
-    @property
-    def adopted(self) -> int:
-        """Suggested answers used, as they were or edited."""
-        return self.accepted + self.edited
-
-    @property
-    def adoption(self) -> float | None:
-        """Adoption rate on calls: adopted ÷ shown."""
-        return ratio(self.adopted, self.shown)
-
-    @property
     def order_rate(self) -> float | None:
         """Calls that opened (or were linked to) a work order ÷ calls."""
         return ratio(self.with_order, self.calls)
-
-
-def _count(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def call_counts(session: Any, start: datetime, end: datetime) -> CallCounts:
@@ -54,11 +35,11 @@ def call_counts(session: Any, start: datetime, end: datetime) -> CallCounts:
     c = CallRecord
     ordered = exists().where(CallWorkOrder.call_id == c.id)
     calls, with_order = session.execute(
-        select(func.count(c.id), _count(ordered))
+        select(func.count(c.id), count_where(ordered))
         .where(c.started_at >= start, c.started_at < end)).one()
     r = CallReply
     accepted, edited, rejected = session.execute(
-        select(*(_count(r.decision == d.value) for d in
+        select(*(count_where(r.decision == d.value) for d in
                  (ReplyDecision.ACCEPTED, ReplyDecision.EDITED, ReplyDecision.REJECTED)))
         .where(r.created_at >= start, r.created_at < end)).one()
     return CallCounts(int(calls), int(with_order), int(accepted), int(edited), int(rejected))

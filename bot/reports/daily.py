@@ -43,6 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.proactive.rules import Exception_
 from bot.reports.calls import CallCounts, call_counts
 from bot.reports.monthly import county_key, county_sort_key
+from bot.reports.periods import count_where
 from bot.reports.proactive import ProactiveDay, proactive_day
 from bot.store.models import (
     MailItem,
@@ -295,15 +296,11 @@ def _unanswered_at(as_of: datetime) -> ColumnElement:
     return or_(w.answered_at.is_(None), w.answered_at > as_of)
 
 
-def _flag(condition: ColumnElement) -> ColumnElement:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _county_orders(session: Any, as_of: datetime) -> tuple[CountyOrders, ...]:
     w = WorkOrder
     unanswered = _unanswered_at(as_of)
-    stmt = (select(w.county, func.count(w.id), _flag(unanswered),
-                   _flag(and_(unanswered, w.deadline < as_of)))
+    stmt = (select(w.county, func.count(w.id), count_where(unanswered),
+                   count_where(and_(unanswered, w.deadline < as_of)))
             .where(_open_at(as_of)).group_by(w.county))
     merged: dict[tuple[str, str], list[int]] = {}
     for county, n, unanswered_n, overdue_n in session.execute(stmt):
@@ -318,7 +315,7 @@ def _chased_pickups(session: Any, day: date, as_of: datetime) -> tuple[ChasedPic
     r = PickupReminder
     start = datetime.combine(day, time())
     chased_today = select(r.pickup_id).where(r.at >= start, r.at <= as_of)
-    counts = (select(r.pickup_id, _flag(r.at < start).label("before"),
+    counts = (select(r.pickup_id, count_where(r.at < start).label("before"),
                      func.count(r.id).label("through"))
               .where(r.at <= as_of, r.pickup_id.in_(chased_today))
               .group_by(r.pickup_id).subquery())

@@ -49,7 +49,16 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.reports.calls import CallCounts, call_counts
-from bot.reports.periods import Month, as_date, day_of, days_between, percent, ratio
+from bot.reports.periods import (
+    Adoption,
+    Month,
+    as_date,
+    count_where,
+    day_of,
+    days_between,
+    percent,
+    ratio,
+)
 from bot.reports.proactive import ProactiveMonth, proactive_month
 from bot.store.models import (
     AgentReply,
@@ -172,7 +181,7 @@ class OrderCounts:
 
 
 @dataclass(frozen=True)
-class AgentAdoption:
+class AgentAdoption(Adoption):
     """Suggested replies one agent decided on in the month."""
 
     agent: str
@@ -181,21 +190,6 @@ class AgentAdoption:
     rejected: int
     written: int
     mean_edit_distance: float | None
-
-    @property
-    def shown(self) -> int:
-        """Suggestions agents decided on (accepted, edited or rejected)."""
-        return self.accepted + self.edited + self.rejected
-
-    @property
-    def adopted(self) -> int:
-        """Suggestions sent, as they were or edited."""
-        return self.accepted + self.edited
-
-    @property
-    def adoption(self) -> float | None:
-        """Adoption rate: adopted ÷ shown."""
-        return ratio(self.adopted, self.shown)
 
 
 @dataclass(frozen=True)
@@ -238,10 +232,6 @@ class MonthlyReport:
 
 
 # --- SQL -------------------------------------------------------------------------------------
-
-
-def _flag(condition: ColumnElement) -> ColumnElement:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _order_conditions(now: datetime, repeat_days: int, dialect: str) -> dict[str, ColumnElement]:
@@ -288,7 +278,7 @@ def _order_groups(session: Any, month: Month, now: datetime, repeat_days: int,
     conditions = _order_conditions(now, repeat_days, dialect)
     w = WorkOrder
     stmt = (select(w.channel, w.category, w.county, func.count(w.id).label("received"),
-                   *[_flag(c).label(k) for k, c in conditions.items()])
+                   *[count_where(c).label(k) for k, c in conditions.items()])
             .where(_in_month(w.opened_at, month))
             .group_by(w.channel, w.category, w.county))
     out = []
@@ -305,10 +295,10 @@ def _day_groups(session: Any, month: Month, now: datetime, dialect: str) -> dict
     conditions = _order_conditions(now, REPEAT_DAYS, dialect)
     day = day_of(w.opened_at, dialect)
     stmt = (select(day.label("day"), func.count(w.id).label("received"),
-                   _flag(conditions["due"]).label("due"),
-                   _flag(conditions["timely"]).label("timely"),
-                   _flag(conditions["overdue"]).label("overdue"),
-                   _flag(conditions["closed"]).label("closed"))
+                   count_where(conditions["due"]).label("due"),
+                   count_where(conditions["timely"]).label("timely"),
+                   count_where(conditions["overdue"]).label("overdue"),
+                   count_where(conditions["closed"]).label("closed"))
             .where(_in_month(w.opened_at, month)).group_by(day))
     by_day = {d: OrderCounts() for d in month.days()}
     for row in session.execute(stmt):
@@ -323,7 +313,8 @@ def _pickup_counts(session: Any, month: Month) -> tuple[int, int, int]:
               .join(PickupOrder, PickupOrder.id == PickupReminder.pickup_id)
               .where(_in_month(PickupOrder.created_at, month))
               .group_by(PickupReminder.pickup_id).subquery())
-    stmt = (select(func.count(PickupOrder.id), _flag(chased.c.n >= 3), _flag(chased.c.n >= 4))
+    stmt = (select(func.count(PickupOrder.id), count_where(chased.c.n >= 3),
+                   count_where(chased.c.n >= 4))
             .select_from(PickupOrder)
             .outerjoin(chased, chased.c.pickup_id == PickupOrder.id)
             .where(_in_month(PickupOrder.created_at, month)))
@@ -335,7 +326,7 @@ def _containment_counts(session: Any, month: Month, dialect: str) -> tuple[int, 
     c, h = ConversationDay, HandoverRequest
     handed = exists(select(h.id).where(h.sender_id == c.sender_id,
                                        day_of(h.created_at, dialect) == c.day))
-    stmt = select(func.count(c.id), _flag(handed)).where(
+    stmt = select(func.count(c.id), count_where(handed)).where(
         c.day >= month.start.date(), c.day < month.end.date())
     total, handed_over = session.execute(stmt).one()
     return int(total), int(handed_over)
@@ -343,7 +334,7 @@ def _containment_counts(session: Any, month: Month, dialect: str) -> tuple[int, 
 
 def _agent_rows(session: Any, month: Month) -> tuple[AgentAdoption, ...]:
     r = AgentReply
-    decision = {d: _flag(r.decision == d.value) for d in ReplyDecision}
+    decision = {d: count_where(r.decision == d.value) for d in ReplyDecision}
     stmt = (select(r.agent, decision[ReplyDecision.ACCEPTED], decision[ReplyDecision.EDITED],
                    decision[ReplyDecision.REJECTED], decision[ReplyDecision.WRITTEN],
                    func.avg(case((r.decision == ReplyDecision.EDITED.value, r.edit_distance))))

@@ -3,7 +3,7 @@
 Store times are naive Beijing time (`bot.store.models`). Comparisons with Python datetimes
 are portable as they are; only "the calendar day of a timestamp" and "days between two
 timestamps" need a dialect-specific spelling, which the helpers below give for SQLite and
-PostgreSQL.
+PostgreSQL. Also the counting pieces every report shares: `count_where` and `Adoption`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func
+from sqlalchemy import Date, case, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -100,6 +100,40 @@ def as_date(value: Any) -> date:
 def ratio(numerator: int, denominator: int) -> float | None:
     """``numerator / denominator``, or None when there is nothing to divide by."""
     return numerator / denominator if denominator else None
+
+
+def count_where(condition: Any) -> ColumnElement:
+    """How many rows meet ``condition``: SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0 for none."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+class Adoption:
+    """The adoption figures of suggested answers, for a dataclass with these three counts.
+
+    Attributes:
+        accepted: suggestions sent as they were.
+        edited: suggestions sent after editing.
+        rejected: suggestions rejected.
+    """
+
+    accepted: int
+    edited: int
+    rejected: int
+
+    @property
+    def shown(self) -> int:
+        """Suggestions agents decided on (accepted, edited or rejected)."""
+        return self.accepted + self.edited + self.rejected
+
+    @property
+    def adopted(self) -> int:
+        """Suggestions sent, as they were or edited."""
+        return self.accepted + self.edited
+
+    @property
+    def adoption(self) -> float | None:
+        """Adoption rate: adopted ÷ shown."""
+        return ratio(self.adopted, self.shown)
 
 
 def percent(value: float | None) -> str:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, not_, or_, select
+from sqlalchemy import and_, distinct, exists, func, not_, or_, select
 from sqlalchemy.orm import aliased
 
-from bot.reports.periods import ratio
+from bot.reports.periods import count_where, ratio
 from bot.store.models import ProactiveTask, WatchedMail, WorkOrder
 
 
@@ -46,10 +46,6 @@ class ProactiveDay:
         return sum(self.new_by_exception.values())
 
 
-def _count(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def proactive_day(session: Any, start: datetime, end: datetime) -> ProactiveDay:
     """The day's figures; units listed by number of new exceptions, then name."""
     t = ProactiveTask
@@ -66,10 +62,10 @@ def proactive_day(session: Any, start: datetime, end: datetime) -> ProactiveDay:
                                      .group_by(unit)).all(), key=lambda r: (-r[1], r[0]))
     closed_in = and_(t.closed_at >= start, t.closed_at < end)
     handled, resolved, recovered, still_open = session.execute(select(
-        _count(and_(t.handled_at >= start, t.handled_at < end)),
-        _count(and_(closed_in, t.close_reason == "resolved")),
-        _count(and_(closed_in, t.close_reason == "recovered")),
-        _count(and_(t.opened_at < end, or_(t.closed_at.is_(None), t.closed_at >= end))),
+        count_where(and_(t.handled_at >= start, t.handled_at < end)),
+        count_where(and_(closed_in, t.close_reason == "resolved")),
+        count_where(and_(closed_in, t.close_reason == "recovered")),
+        count_where(and_(t.opened_at < end, or_(t.closed_at.is_(None), t.closed_at >= end))),
     )).one()
     return ProactiveDay(watched=watched, watched_by_reason=watched_by_reason,
                         new_by_exception=by_exception,
@@ -110,7 +106,7 @@ def proactive_month(session: Any, start: datetime, end: datetime,
     complained_before = exists().where(w.mail_number == t.mail_number,
                                        w.opened_at < t.opened_at)
     in_month = and_(t.opened_at >= start, t.opened_at < end)
-    found_first = session.execute(select(_count(not_(complained_before))).where(in_month)
+    found_first = session.execute(select(count_where(not_(complained_before))).where(in_month)
                                   ).scalar_one()
     earlier = aliased(ProactiveTask)
     task_first = exists().where(earlier.mail_number == w.mail_number,
@@ -125,7 +121,7 @@ def proactive_month(session: Any, start: datetime, end: datetime,
     due_now = and_(t.deadline >= start, t.deadline < end, t.deadline < now,
                    not_(untouched_recovery))
     due, in_time = session.execute(select(
-        _count(due_now), _count(and_(due_now, t.handled_at <= t.deadline)))).one()
+        count_where(due_now), count_where(and_(due_now, t.handled_at <= t.deadline)))).one()
     # A task opened after a complaint about its mail is not counted: the complaint is (missed).
     return ProactiveMonth(found_first=found_first, missed=complaints,
                           due=due, handled_in_time=in_time)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.desk import MAX_REPLY_CHARS, MAX_REQUEST_KEY_CHARS, _decision
+from bot.store.desk import MAX_REQUEST_KEY_CHARS, checked_reply
 from bot.store.models import (
     CallLine,
     CallRecord,
@@ -277,15 +277,8 @@ def record_call_reply(
         raise CallError("建议类型太长")
     if suggested_text is not None and len(suggested_text) > MAX_SUGGESTED_CHARS:
         raise CallError("建议内容太长")
-    if final_text is not None:
-        final_text = final_text.strip()
-        if not final_text:
-            raise CallError("答复内容不能为空")
-        if len(final_text) > MAX_REPLY_CHARS:
-            raise CallError(f"答复太长（最多 {MAX_REPLY_CHARS} 字）")
-    if final_text is None and suggested_text is None:
-        raise CallError("没有可拒绝的建议")
-    decision, distance = _decision(suggested_text, final_text)
+    final_text, decision, distance = checked_reply(suggested_text, final_text,
+                                                   error=CallError, noun="答复")
     with uow_factory() as uow:
         call = _call(uow, call_id)
         _taken_by(call, agent)

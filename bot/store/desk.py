@@ -336,6 +336,37 @@ def _decision(suggested: str | None, final: str | None) -> tuple[ReplyDecision, 
     return (ReplyDecision.ACCEPTED if distance == 0 else ReplyDecision.EDITED), distance
 
 
+def checked_reply(
+    suggested_text: str | None, final_text: str | None, *,
+    error: type[ValueError] = DeskError, noun: str = "回复",
+) -> tuple[str | None, ReplyDecision, int | None]:
+    """Check the text of a reply to a suggestion and tell what the agent decided.
+
+    Args:
+        suggested_text: the suggestion shown, None when the agent wrote without one.
+        final_text: the text sent, None when the suggestion was rejected.
+        error: the error to raise (`DeskError`, or the caller's own).
+        noun: what the reply is called in the messages (回复, 答复).
+
+    Returns:
+        The final text stripped, the decision and the edit distance (None unless accepted or
+        edited).
+
+    Raises:
+        ValueError: `error`, when the text is empty or too long or there is nothing to reject.
+    """
+    if final_text is not None:
+        final_text = final_text.strip()
+        if not final_text:
+            raise error(f"{noun}内容不能为空")
+        if len(final_text) > MAX_REPLY_CHARS:
+            raise error(f"{noun}太长（最多 {MAX_REPLY_CHARS} 字）")
+    if final_text is None and suggested_text is None:
+        raise error("没有可拒绝的建议")
+    decision, distance = _decision(suggested_text, final_text)
+    return final_text, decision, distance
+
+
 def record_reply(
     uow_factory: UowFactory,
     *,
@@ -360,15 +391,7 @@ def record_reply(
     now = as_store_time(now)
     if not request_key or len(request_key) > MAX_REQUEST_KEY_CHARS:
         raise DeskError("缺少请求编号")
-    if final_text is not None:
-        final_text = final_text.strip()
-        if not final_text:
-            raise DeskError("回复内容不能为空")
-        if len(final_text) > MAX_REPLY_CHARS:
-            raise DeskError(f"回复太长（最多 {MAX_REPLY_CHARS} 字）")
-    if final_text is None and suggested_text is None:
-        raise DeskError("没有可拒绝的建议")
-    decision, distance = _decision(suggested_text, final_text)
+    final_text, decision, distance = checked_reply(suggested_text, final_text)
     with uow_factory() as uow:
         request = _locked(uow, handover_id)
         _held_by(request, agent, supervisor=False)

@@ -314,6 +314,13 @@ def current_account(request: web.Request) -> AccountView | None:
     return request.get(ACCOUNT)
 
 
+def signed_in(request: web.Request) -> AccountView:
+    """The account of a request that `require_role` let through (never None there)."""
+    account = current_account(request)
+    assert account is not None  # require_role let the request through
+    return account
+
+
 def current_session(request: web.Request) -> Session | None:
     """This request's session (logged in or anonymous), or None."""
     return request.get(SESSION)

@@ -34,7 +34,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.store import calls as call_store
-from bot.store import services
 from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role
 from bot.store.status import Category, Channel, Priority
@@ -42,12 +41,11 @@ from bot.store.uow import UowFactory
 from bot.text import phones, tracking
 from bot.text.dates import iso_local
 from bot.workbench import keys
-from bot.workbench.auth import current_account, redirect, require_role
-from bot.workbench.conversations import _mail_json, _order_json
+from bot.workbench.auth import redirect, require_role, signed_in
+from bot.workbench.conversations import _mail_json, _order_json, store_context
 from bot.workbench.keys import (
     POLICY,
     RASA,
-    UOWS,
     in_thread,
     json_body,
     json_error,
@@ -109,18 +107,8 @@ _DESK = (Role.AGENT,)
 _STAFF = (Role.AGENT, Role.SUPERVISOR)
 
 
-def _account(request: web.Request) -> AccountView:
-    account = current_account(request)
-    assert account is not None  # require_role let the request through
-    return account
-
-
 def _rules(request: web.Request) -> DeadlinePolicy:
     return request.app[POLICY]
-
-
-def _uows(request: web.Request) -> UowFactory:
-    return request.app[UOWS]
 
 
 # --- reading what the caller said ---------------------------------------------------------------
@@ -176,19 +164,9 @@ def _store_part(uows: UowFactory, rules: DeadlinePolicy, stuck_hours: float,
     numbers = numbers_said(call.lines)
     found = next((n for n in numbers if not n.looks_mistyped), None)
     number = found.value if found else None
-    mail = services.lookup_mail(uows, number, now, stuck_hours) if number else None
-    facts = mail_facts(uows, number) if number else None
-    orders = {o.number: o for o in wo.find_work_orders(uows, rules, now, phone=call.phone)}
-    if number:
-        for order in wo.find_work_orders(uows, rules, now, mail_number=number):
-            orders.setdefault(order.number, order)
-    ordered = sorted(orders.values(), key=lambda o: o.opened_at, reverse=True)
-    open_orders = [o for o in ordered if o.is_open]
-    followup = (draft_for_order(uows, rules, open_orders[0].number, now).drafts.feedback
-                if open_orders else None)
+    context = store_context(uows, rules, stuck_hours, number, now, phone=call.phone)
     earlier = call_store.calls_for_phone(uows, call.phone, exclude=call.id)
-    return {"numbers": numbers, "mail": mail, "facts": facts, "orders": ordered,
-            "followup": followup, "earlier": earlier}
+    return {"numbers": numbers, **context, "earlier": earlier}
 
 
 def call_suggestions(call: call_store.CallView, store: Mapping[str, Any],
@@ -224,8 +202,8 @@ def _call_summary(call: call_store.CallView, account: AccountView) -> dict[str, 
 async def call_state(request: web.Request, call_id: int,
                      rasa_error: str | None = None) -> dict[str, Any]:
     """Everything the call page shows, as JSON (404 for an unknown call)."""
-    account = _account(request)
-    uows = _uows(request)
+    account = signed_in(request)
+    uows = keys.uows(request)
     try:
         call = await in_thread(call_store.get_call, uows, call_id)
     except call_store.CallNotFound:
@@ -263,8 +241,8 @@ async def call_state(request: web.Request, call_id: int,
 @require_role(*_DESK)
 async def calls_page(request: web.Request) -> web.StreamResponse:
     """GET /calls: start a call; the agent's latest calls."""
-    account = _account(request)
-    recent = await in_thread(call_store.recent_calls, _uows(request), account.username)
+    account = signed_in(request)
+    recent = await in_thread(call_store.recent_calls, keys.uows(request), account.username)
     return render(request, "calls.html", {
         "lines": call_store.CALL_LINES, "recent": [_call_summary(c, account) for c in recent],
         "error": None, "phone": ""})
@@ -273,17 +251,17 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
 @require_role(*_DESK)
 async def start_call(request: web.Request) -> web.StreamResponse:
     """POST /calls (form: ``phone``, ``line``): start a call record and open its page."""
-    account = _account(request)
+    account = signed_in(request)
     form = await request.post()
     phone = form.get("phone")
     line = form.get("line")
     phone = phone[:MAX_PHONE_CHARS] if isinstance(phone, str) else ""
     line = line if isinstance(line, str) else ""
     try:
-        call = await in_thread(call_store.start_call, _uows(request), phone, line,
+        call = await in_thread(call_store.start_call, keys.uows(request), phone, line,
                                account.username, keys.now(request))
     except call_store.CallError as exc:
-        recent = await in_thread(call_store.recent_calls, _uows(request), account.username)
+        recent = await in_thread(call_store.recent_calls, keys.uows(request), account.username)
         return render(request, "calls.html", {
             "lines": call_store.CALL_LINES, "recent": [_call_summary(c, account) for c in recent],
             "error": str(exc), "phone": phone}, status=400)
@@ -295,7 +273,7 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     """GET /calls/{id}: the call desk (filled by call.js)."""
     call_id = path_id(request)
     try:
-        await in_thread(call_store.get_call, _uows(request), call_id)
+        await in_thread(call_store.get_call, keys.uows(request), call_id)
     except call_store.CallNotFound:
         raise web.HTTPNotFound() from None
     return render(request, "call.html", {"call_id": call_id,
@@ -323,14 +301,14 @@ async def post_line(request: web.Request) -> web.StreamResponse:
     When the Rasa server cannot be reached the line is kept without a reading and the answer
     says so (``rasa_error``).
     """
-    account = _account(request)
+    account = signed_in(request)
     call_id = path_id(request)
     body = await json_body(request)
     text = (text_field(body, "text", call_store.MAX_LINE_CHARS, "来电内容", required=True)
             or "").strip()
     if not text:
         return json_error("请先输入来电人说的话", 400)
-    call = await in_thread(_checked_call, _uows(request), call_id, account.username)
+    call = await in_thread(_checked_call, keys.uows(request), call_id, account.username)
     if isinstance(call, web.Response):
         return call
     reading, rasa_error = None, None
@@ -340,7 +318,7 @@ async def post_line(request: web.Request) -> web.StreamResponse:
         logger.warning("call %s: line kept without its reading: %s", call_id, exc)
         rasa_error = "机器人服务暂时连不上，这句话已记录，但没有理解结果"
     try:
-        await in_thread(call_store.add_line, _uows(request), call_id, account.username, text,
+        await in_thread(call_store.add_line, keys.uows(request), call_id, account.username, text,
                         reading, keys.now(request))
     except call_store.CallError as exc:
         return _call_error(exc)
@@ -365,14 +343,14 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     Body as for chats: ``request_key``, ``suggestion_kind``, ``suggested_text``, ``final_text``
     (absent or null = rejected).
     """
-    account = _account(request)
+    account = signed_in(request)
     call_id = path_id(request)
     body = await json_body(request)
     request_key = text_field(body, "request_key", 64, "请求编号") or ""
     kind = text_field(body, "suggestion_kind", call_store.MAX_KIND_CHARS, "建议类型")
     suggested = text_field(body, "suggested_text", call_store.MAX_SUGGESTED_CHARS, "建议内容")
     final = text_field(body, "final_text", 2000, "答复内容")
-    uows, now = _uows(request), keys.now(request)
+    uows, now = keys.uows(request), keys.now(request)
     try:
         reply, created = await in_thread(
             lambda: call_store.record_call_reply(
@@ -387,10 +365,10 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
 @require_role(*_DESK)
 async def end_call(request: web.Request) -> web.StreamResponse:
     """POST /api/calls/{id}/end: the call is over."""
-    account = _account(request)
+    account = signed_in(request)
     call_id = path_id(request)
     try:
-        await in_thread(call_store.end_call, _uows(request), call_id, account.username,
+        await in_thread(call_store.end_call, keys.uows(request), call_id, account.username,
                         keys.now(request))
     except call_store.CallError as exc:
         return _call_error(exc)
@@ -429,7 +407,7 @@ def _prefill(call: call_store.CallView | None) -> dict[str, str]:
 
 async def _order_form(request: web.Request, values: dict[str, str], call_id: int | None,
                       error: str | None = None, status: int = 200) -> web.Response:
-    account = _account(request)
+    account = signed_in(request)
     now = keys.now(request)
     channel = _enum(Channel, values.get("channel")) or Channel.HOTLINE_11183
     shown = dict(values)
@@ -459,12 +437,12 @@ def _call_id(raw: str | None) -> int | None:
 @require_role(*_STAFF)
 async def new_order_page(request: web.Request) -> web.StreamResponse:
     """GET /orders/new[?call=ID]: the work-order form, prefilled from the call when given."""
-    account = _account(request)
+    account = signed_in(request)
     call_id = _call_id(request.query.get("call"))
     call = None
     if call_id is not None:
         try:
-            call = await in_thread(call_store.get_call, _uows(request), call_id)
+            call = await in_thread(call_store.get_call, keys.uows(request), call_id)
         except call_store.CallNotFound:
             raise web.HTTPNotFound() from None
         if call.agent != account.username:
@@ -530,7 +508,7 @@ def _open_order(uows: UowFactory, rules: DeadlinePolicy, request: wo.NewWorkOrde
 async def create_order(request: web.Request) -> web.StreamResponse:
     """POST /orders/new: open the work order (or link it to the open one of the same mail and
     category), then show it."""
-    account = _account(request)
+    account = signed_in(request)
     form = await request.post()
     names = ("channel", "category", "mail_number", "customer_phone", "customer_name",
              "description", "priority", "county")
@@ -540,7 +518,7 @@ async def create_order(request: web.Request) -> web.StreamResponse:
     if order_request is None:
         return await _order_form(request, values, call_id, error or "", status=400)
     try:
-        opened = await in_thread(_open_order, _uows(request), _rules(request), order_request,
+        opened = await in_thread(_open_order, keys.uows(request), _rules(request), order_request,
                                  call_id, account.username, keys.now(request))
     except call_store.CallNotFound:
         raise web.HTTPNotFound() from None
@@ -618,10 +596,10 @@ def _order_row(order: wo.WorkOrderView, account: AccountView) -> dict[str, Any]:
 @require_role(*_STAFF)
 async def mail_page(request: web.Request) -> web.StreamResponse:
     """GET /mail?number=&phone=: the trail, the orders and the responsibility suggestion."""
-    account = _account(request)
+    account = signed_in(request)
     number = (request.query.get("number") or "").strip()[:MAX_NUMBER_CHARS]
     phone = (request.query.get("phone") or "").strip()[:MAX_PHONE_CHARS]
-    found = await in_thread(mail_search, _uows(request), _rules(request), number or None,
+    found = await in_thread(mail_search, keys.uows(request), _rules(request), number or None,
                             phone or None, keys.now(request))
     return render(request, "mail.html", {
         "query_number": number, "query_phone": phone if phone else "",
@@ -686,7 +664,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             error=f"文件太大：最多 {MAX_UPLOAD_BYTES // 1024} KB，请分成几个文件上传",
             channel=chosen), status=413)
     try:
-        report = await in_thread(_run_import, _uows(request), _rules(request), data, suffix,
+        report = await in_thread(_run_import, keys.uows(request), _rules(request), data, suffix,
                                  channel, keys.now(request))
     except ImportFileError as exc:
         return render(request, "upload.html", _upload_context(error=str(exc), channel=chosen),

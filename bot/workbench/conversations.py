@@ -389,9 +389,32 @@ def mail_number_of(tracker: dict[str, Any]) -> str | None:
 def _store_part(uows: Any, rules: Any, stuck_hours: float, sender_id: str,
                 mail_number: str | None, now: datetime) -> dict[str, Any]:
     """What the store knows for the conversation (runs in a worker thread)."""
+    return store_context(uows, rules, stuck_hours, mail_number, now, sender_id=sender_id)
+
+
+def store_context(uows: Any, rules: Any, stuck_hours: float, mail_number: str | None,
+                  now: datetime, *, sender_id: str | None = None,
+                  phone: str | None = None) -> dict[str, Any]:
+    """What the store knows about a customer's mail and work orders (call in a worker thread).
+
+    Args:
+        uows: the store's unit-of-work factory.
+        rules: the deadline rules.
+        stuck_hours: when a quiet mail counts as stuck.
+        mail_number: the mail asked about, if any.
+        now: the app clock's now.
+        sender_id: the conversation whose orders to list (chats).
+        phone: the phone whose orders to list (calls).
+
+    Returns:
+        ``mail`` (status) and ``facts`` (trail) of `mail_number`, the customer's ``orders``
+        (by owner and by mail number, newest first) and a ``followup`` draft for the newest
+        open one.
+    """
     mail = services.lookup_mail(uows, mail_number, now, stuck_hours) if mail_number else None
     facts = mail_facts(uows, mail_number) if mail_number else None
-    orders = {o.number: o for o in wo.find_work_orders(uows, rules, now, sender_id=sender_id)}
+    orders = {o.number: o for o in wo.find_work_orders(uows, rules, now, sender_id=sender_id,
+                                                        phone=phone)}
     if mail_number:
         for order in wo.find_work_orders(uows, rules, now, mail_number=mail_number):
             orders.setdefault(order.number, order)

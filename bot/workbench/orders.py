@@ -40,7 +40,7 @@ from bot.store.uow import UowFactory
 from bot.text.dates import iso_local
 from bot.text.masking import mask_name, mask_signer
 from bot.workbench import keys
-from bot.workbench.auth import current_account, redirect, require_role
+from bot.workbench.auth import redirect, require_role, signed_in
 from bot.workbench.keys import POLICY, UOWS, in_thread
 from bot.workbench.privacy import sees_personal_data, shown_phone, shown_text
 from bot.workbench.views import render
@@ -93,12 +93,6 @@ DONE_MESSAGES: dict[str, str] = {
 
 def _policy(request: web.Request) -> DeadlinePolicy:
     return request.app[POLICY]
-
-
-def _account(request: web.Request) -> AccountView:
-    account = current_account(request)
-    assert account is not None  # require_role let the request through
-    return account
 
 
 def is_supervisor(account: AccountView) -> bool:
@@ -298,7 +292,7 @@ async def _list(request: web.Request) -> tuple[OrderFilters, OrderList, datetime
 async def orders_page(request: web.Request) -> web.StreamResponse:
     """GET /orders: the filtered list with live countdowns."""
     filters, found, now = await _list(request)
-    account = _account(request)
+    account = signed_in(request)
     return render(request, "orders.html", {
         "rows": [_row_context(account, row, now) for row in found.rows],
         "total": found.total,
@@ -316,7 +310,7 @@ async def orders_page(request: web.Request) -> web.StreamResponse:
 async def orders_api(request: web.Request) -> web.StreamResponse:
     """GET /api/orders: the same list as JSON (same query parameters)."""
     _filters, found, now = await _list(request)
-    account = _account(request)
+    account = signed_in(request)
     orders = []
     for row in found.rows:
         orders.append({
@@ -462,7 +456,7 @@ async def _detail_page(request: web.Request, number: str, *, status: int = 200,
         detail = await in_thread(order_detail, request.app[UOWS], _policy(request), number, now)
     except wo.WorkOrderNotFound:
         return _not_found(request, number)
-    context = _detail_context(_account(request), detail, now)
+    context = _detail_context(signed_in(request), detail, now)
     done = request.query.get("done", "") if error is None else ""
     context.update({
         "missing": None,
@@ -531,7 +525,7 @@ async def _perform(request: web.Request, done: str, service: Callable[..., wo.Wo
         return await _refuse(request, number, done, 400, too_long)
     try:
         view = await in_thread(service, request.app[UOWS], _policy(request), number,
-                                keys.now(request), staff(_account(request)), *args)
+                                keys.now(request), staff(signed_in(request)), *args)
     except wo.WorkOrderNotFound:
         return _not_found(request, number)
     except wo.WorkOrderForbidden as exc:

@@ -52,8 +52,8 @@ from bot.store.proactive import CLOSED, NOTE_MAX, OPEN, task_facets
 from bot.store.uow import UowFactory
 from bot.text import phones
 from bot.workbench import keys
-from bot.workbench.auth import current_account, redirect, require_role
-from bot.workbench.keys import UOWS, in_thread, path_id
+from bot.workbench.auth import redirect, require_role, signed_in
+from bot.workbench.keys import in_thread, path_id
 from bot.workbench.orders import Countdown, iso, remaining_text, when
 from bot.workbench.privacy import sees_personal_data, shown_text
 from bot.workbench.views import render
@@ -89,16 +89,6 @@ VIP_FIELDS: dict[str, tuple[int, str]] = {
     "unit": (128, "所属单位"),
     "account_manager": (64, "客户经理"),
 }
-
-
-def _account(request: web.Request) -> AccountView:
-    account = current_account(request)
-    assert account is not None  # require_role let the request through
-    return account
-
-
-def _uows(request: web.Request) -> UowFactory:
-    return request.app[UOWS]
 
 
 def _field(form: Mapping[str, Any], name: str) -> str:
@@ -223,15 +213,15 @@ def _find(uows: UowFactory, now: datetime, filters: TaskFilters,
 @require_role(*_STAFF)
 async def tasks_page(request: web.Request) -> web.StreamResponse:
     """GET /proactive: the filtered task list."""
-    account = _account(request)
+    account = signed_in(request)
     filters = TaskFilters.from_query(request.query)
     now = keys.now(request)
     error = None
     try:
-        tasks, units, projects = await in_thread(_find, _uows(request), now, filters)
+        tasks, units, projects = await in_thread(_find, keys.uows(request), now, filters)
     except ProactiveError as exc:
         error, tasks = str(exc), []
-        units, projects = await in_thread(task_facets, _uows(request))
+        units, projects = await in_thread(task_facets, keys.uows(request))
         filters = TaskFilters(reason=filters.reason, overdue_only=filters.overdue_only,
                               status=filters.status)
     return render(request, "proactive.html", {
@@ -275,10 +265,10 @@ async def _detail_page(request: web.Request, task_id: int, *, status: int = 200,
                        failed: str = "") -> web.Response:
     now = keys.now(request)
     try:
-        detail = await in_thread(task_detail, _uows(request), task_id, now)
+        detail = await in_thread(task_detail, keys.uows(request), task_id, now)
     except ProactiveError:
         return render(request, "proactive_task.html", {"missing": task_id}, status=404)
-    context = _detail_context(_account(request), detail, now)
+    context = _detail_context(signed_in(request), detail, now)
     done = request.query.get("done", "") if error is None else ""
     context.update({"missing": None, "error": error, "done": DONE_MESSAGES.get(done),
                     "note": note[:NOTE_MAX], "failed": failed})
@@ -314,8 +304,8 @@ async def task_action(request: web.Request) -> web.StreamResponse:
         return await _detail_page(request, task_id, status=400, error=refusal, note=note,
                                   failed=action)
     try:
-        await in_thread(record_action, _uows(request), task_id, action,
-                        _account(request).username, keys.now(request), note.strip())
+        await in_thread(record_action, keys.uows(request), task_id, action,
+                        signed_in(request).username, keys.now(request), note.strip())
     except ProactiveError as exc:
         # Unknown task: the page answers 404; otherwise the task is closed (409).
         return await _detail_page(request, task_id, status=409, error=str(exc), note=note,
@@ -329,8 +319,8 @@ async def task_action(request: web.Request) -> web.StreamResponse:
 @require_role(*_STAFF)
 async def vips_page(request: web.Request) -> web.StreamResponse:
     """GET /proactive/vips: every VIP customer."""
-    account = _account(request)
-    vips = await in_thread(list_vips, _uows(request))
+    account = signed_in(request)
+    vips = await in_thread(list_vips, keys.uows(request))
     return render(request, "proactive_vips.html", {
         "vips": [_vip_context(account, v) for v in vips]})
 
@@ -403,10 +393,10 @@ def _vip_form_context(account: AccountView, vip: VipView) -> dict[str, Any]:
 async def _vip_page(request: web.Request, vip_id: int, *, status: int = 200,
                     error: str | None = None) -> web.Response:
     try:
-        vip = await in_thread(get_vip, _uows(request), vip_id)
+        vip = await in_thread(get_vip, keys.uows(request), vip_id)
     except ProactiveError:
         return render(request, "proactive_vip.html", {"missing": vip_id}, status=404)
-    context = _vip_form_context(_account(request), vip)
+    context = _vip_form_context(signed_in(request), vip)
     done = request.query.get("done") == "saved" and error is None
     context.update({"missing": None, "error": error, "done": "已保存。" if done else None})
     return render(request, "proactive_vip.html", context, status=status)
@@ -422,14 +412,14 @@ async def vip_page(request: web.Request) -> web.StreamResponse:
 async def vip_save(request: web.Request) -> web.StreamResponse:
     """POST /proactive/vips/{id}: save the edit form (see `vip_edit_refusal` for who may)."""
     vip_id = path_id(request)
-    account = _account(request)
+    account = signed_in(request)
     form = await request.post()
     try:
         changes = read_vip_form(form)
     except ProactiveError as exc:
         return await _vip_page(request, vip_id, status=400, error=str(exc))
     try:
-        vip = await in_thread(get_vip, _uows(request), vip_id)
+        vip = await in_thread(get_vip, keys.uows(request), vip_id)
     except ProactiveError:
         return await _vip_page(request, vip_id)  # the 404 page
     refusal = vip_edit_refusal(account, vip, changes)
@@ -437,7 +427,7 @@ async def vip_save(request: web.Request) -> web.StreamResponse:
         return await _vip_page(request, vip_id, status=403, error=refusal)
     try:
         await in_thread(partial(
-            update_vip, _uows(request), vip_id, keys.now(request),
+            update_vip, keys.uows(request), vip_id, keys.now(request),
             contact_name=changes.contact_name, contact_phone=changes.contact_phone,
             unit=changes.unit, account_manager=changes.account_manager,
             consent=changes.consent, opted_out=changes.opted_out))

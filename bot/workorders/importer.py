@@ -229,17 +229,22 @@ def header_key(value: object) -> str:
     return _HEADER_NOTE.sub("", key).lower()
 
 
-def resolve_header(cells: Sequence[object]) -> dict[str, int]:
+def resolve_header(cells: Sequence[object],
+                   columns: Sequence[Column] = COLUMNS) -> dict[str, int]:
     """Map each known field to the index of its column in a header row.
 
     The most specific synonym present wins (工单编号 over 编号); among equal headers, the
     leftmost. Unknown columns are ignored.
+
+    Args:
+        cells: the header row.
+        columns: the columns to look for (the work-order import's by default).
     """
     positions: dict[str, int] = {}
     for index, cell in enumerate(cells):
         positions.setdefault(header_key(cell), index)
     found: dict[str, int] = {}
-    for column in COLUMNS:
+    for column in columns:
         for synonym in column.synonyms:
             at = positions.get(header_key(synonym))
             if at is not None and at not in found.values():
@@ -252,7 +257,8 @@ def _missing(found: dict[str, int]) -> list[Column]:
     return [c for c in COLUMNS if c.required and c.field not in found]
 
 
-def _is_blank(value: object) -> bool:
+def is_blank(value: object) -> bool:
+    """Whether a cell is empty: None, or nothing but white space."""
     return value is None or (isinstance(value, str) and not _SPACES.sub("", value))
 
 
@@ -273,13 +279,13 @@ def read_rows(path: Path | str) -> Iterator[RawRow]:
         UnreadableFile: the file is missing, of an unsupported kind, or undecodable.
         MissingColumns: no header row names all required columns.
     """
-    with contextlib.closing(_cells(Path(path))) as rows:
+    with contextlib.closing(read_cells(Path(path))) as rows:
         found: dict[str, int] | None = None
         best: dict[str, int] | None = None
         seen = 0
         for row_number, cells in rows:
             if found is None:
-                if all(_is_blank(cell) for cell in cells):
+                if all(is_blank(cell) for cell in cells):
                     continue
                 candidate = resolve_header(cells)
                 if not _missing(candidate):
@@ -293,7 +299,7 @@ def read_rows(path: Path | str) -> Iterator[RawRow]:
                 continue
             values = {name: cells[index] if index < len(cells) else None
                       for name, index in found.items()}
-            if all(_is_blank(value) for value in values.values()):
+            if all(is_blank(value) for value in values.values()):
                 continue
             yield RawRow(row_number, values)
         if found is None:
@@ -302,7 +308,7 @@ def read_rows(path: Path | str) -> Iterator[RawRow]:
             raise MissingColumns(_missing(best))
 
 
-def _cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None]:
+def read_cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None]:
     """Rows of the file as (row number, cell values), blank rows included."""
     try:
         with path.open("rb") as handle:
@@ -393,7 +399,7 @@ def _csv_cells(path: Path) -> Generator[tuple[int, Sequence[object]], None, None
 # --------------------------------------------------------------------------- parsing
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
     """A cell as trimmed text; integral numbers without ".0"; ``="..."`` unwrapped."""
     if value is None:
         return ""
@@ -407,12 +413,12 @@ def _text(value: object) -> str:
     return result
 
 
-def _code(value: object) -> str:
+def cell_code(value: object) -> str:
     """A number-like cell (order, mail or phone number), without a text-forcing apostrophe."""
-    return _text(value).lstrip("'").strip()
+    return cell_text(value).lstrip("'").strip()
 
 
-def _echo(value: str, limit: int = 40) -> str:
+def echo(value: str, limit: int = 40) -> str:
     """A cell value fit to quote in a message: phone and ID numbers masked, length capped."""
     shown = mask_text(value)
     return shown if len(shown) <= limit else shown[:limit] + "…"
@@ -440,24 +446,24 @@ def parse_time(value: object) -> datetime | str:
             from openpyxl.utils.datetime import from_excel
 
             return _whole_second(from_excel(value))
-        return f"受理时间无法识别（{_echo(_text(value))}） / unreadable received time"
-    raw = _text(value)
+        return f"受理时间无法识别（{echo(cell_text(value))}） / unreadable received time"
+    raw = cell_text(value)
     if not raw:
         return "受理时间为空 / received time is empty"
     match = _DATE_TIME.fullmatch(raw)
     if match is not None:
         if match["H"] is None:
-            return (f"受理时间只有日期没有时刻（{_echo(raw)}） / "
+            return (f"受理时间只有日期没有时刻（{echo(raw)}） / "
                     "received time has a date but no time of day")
         try:
             return datetime(int(match["y"]), int(match["m"]), int(match["d"]),
                             int(match["H"]), int(match["M"]), int(match["S"] or 0))
         except ValueError:
-            return f"受理时间不是有效日期（{_echo(raw)}） / received time is not a valid date"
+            return f"受理时间不是有效日期（{echo(raw)}） / received time is not a valid date"
     try:
         return _whole_second(as_store_time(datetime.fromisoformat(raw)))
     except ValueError:
-        return f"受理时间无法识别（{_echo(raw)}） / unreadable received time"
+        return f"受理时间无法识别（{echo(raw)}） / unreadable received time"
 
 
 def parse_category(value: str) -> Category | None:
@@ -500,13 +506,13 @@ def normalise_county(value: str) -> str:
     return name
 
 
-def _mail_number(raw: str) -> tuple[str | None, str | None]:
+def parse_mail_number(raw: str) -> tuple[str | None, str | None]:
     """(normalised mail number, None) or (None, reason)."""
     number = tracking.parse(raw)
     if number is None:
         hint = "，疑似被 Excel 转成了科学计数法" if _SCIENTIFIC.fullmatch(raw) else ""
         hint_en = " (looks like Excel scientific notation)" if hint else ""
-        return None, (f"邮件号格式无法识别（{_echo(raw)}）{hint} / "
+        return None, (f"邮件号格式无法识别（{echo(raw)}）{hint} / "
                       f"unrecognised mail number format{hint_en}")
     if number.check_ok is False:
         return None, (f"邮件号校验位错误（{number.value}） / "
@@ -514,7 +520,7 @@ def _mail_number(raw: str) -> tuple[str | None, str | None]:
     return number.value, None
 
 
-def _phone(raw: str) -> str | None:
+def parse_phone(raw: str) -> str | None:
     """Digits of the phone number in a cell; of the first one when the cell lists several
     ("138..., 0871-..."). None when the cell holds anything else."""
     found = phones.find_all(raw)
@@ -551,7 +557,7 @@ def parse_row(raw: RawRow, channel: Channel | str, now: datetime) -> ParsedRow |
     values = raw.values
     problems: list[str] = []
 
-    external_id = _code(values.get("external_id"))
+    external_id = cell_code(values.get("external_id"))
     if not external_id:
         problems.append("工单编号为空 / order number (工单编号) is empty")
 
@@ -563,45 +569,45 @@ def parse_row(raw: RawRow, channel: Channel | str, now: datetime) -> ParsedRow |
                         "received time is in the future")
 
     mail_number: str | None = None
-    mail_raw = _code(values.get("mail_number"))
+    mail_raw = cell_code(values.get("mail_number"))
     if mail_raw:
-        mail_number, reason = _mail_number(mail_raw)
+        mail_number, reason = parse_mail_number(mail_raw)
         if reason:
             problems.append(reason)
 
     phone: str | None = None
-    phone_raw = _code(values.get("customer_phone"))
+    phone_raw = cell_code(values.get("customer_phone"))
     if phone_raw:
-        phone = _phone(phone_raw)
+        phone = parse_phone(phone_raw)
         if phone is None:
             problems.append(f"联系电话格式不正确（{mask_phone(phone_raw)}） / invalid phone number")
 
-    category_raw = _text(values.get("category"))
+    category_raw = cell_text(values.get("category"))
     category = parse_category(category_raw)
     if not category_raw:
         problems.append("投诉类别为空 / category (投诉类别) is empty")
     elif category is None:
         known = "、".join(c.label for c in Category)
-        problems.append(f"未知的投诉类别（{_echo(category_raw)}），应为：{known} / "
+        problems.append(f"未知的投诉类别（{echo(category_raw)}），应为：{known} / "
                         "unknown complaint category")
 
-    description = _text(values.get("description"))
+    description = cell_text(values.get("description"))
     if not description:
         problems.append("问题描述为空 / description (问题描述) is empty")
 
     priority = Priority.NORMAL
-    priority_raw = _text(values.get("priority"))
+    priority_raw = cell_text(values.get("priority"))
     if priority_raw:
         found = parse_priority(priority_raw)
         if found is None:
-            problems.append(f"未知的优先级（{_echo(priority_raw)}），"
+            problems.append(f"未知的优先级（{echo(priority_raw)}），"
                             "应为：普通/一般、优先/加急、紧急/特急 / unknown priority")
         else:
             priority = found
 
-    county_raw = _text(values.get("county"))
+    county_raw = cell_text(values.get("county"))
     county = normalise_county(county_raw) if county_raw else None
-    name = _text(values.get("customer_name")) or None
+    name = cell_text(values.get("customer_name")) or None
     for field_name, value in (("external_id", external_id), ("customer_name", name or ""),
                               ("county", county or "")):
         reason = _too_long(field_name, value)
@@ -628,7 +634,7 @@ def parse_row(raw: RawRow, channel: Channel | str, now: datetime) -> ParsedRow |
 
 def _database_error(exc: SQLAlchemyError) -> str:
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = _echo(detail[0], 160) if detail else type(exc).__name__
+    first = echo(detail[0], 160) if detail else type(exc).__name__
     return f"数据库错误，本行未导入 / database error, row not imported: {first}"
 
 

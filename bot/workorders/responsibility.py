@@ -171,7 +171,8 @@ def clock(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _hours(start: datetime, end: datetime) -> float:
+def hours_between(start: datetime, end: datetime) -> float:
+    """The hours from `start` to `end` (negative when `end` comes first)."""
     return (end - start).total_seconds() / 3600
 
 
@@ -201,7 +202,8 @@ def _unknown(reason: str, evidence: tuple[TrailEvent, ...] = ()) -> Responsibili
     return _suggest(None, Role.UNKNOWN, reason, evidence, Confidence.LOW)
 
 
-def _next_stop(event: TrailEvent) -> str | None:
+def next_stop(event: TrailEvent) -> str | None:
+    """The next stop a scan announces (下一站/运往/发往【...】), or None when it names none."""
     match = _NEXT_STOP_RE.search(event.description)
     return match.group(1) if match else None
 
@@ -245,11 +247,11 @@ def _where_it_stopped(category: Category, mail: MailFacts, trail: tuple[TrailEve
     if last.status_code in finished and len(trail) > 1:
         return _longest_wait(trail, collecting, rules)
 
-    stalled = max(_hours(last.occurred_at, now), 0.0)
+    stalled = max(hours_between(last.occurred_at, now), 0.0)
     confidence = _stall_confidence(stalled, rules)
     caveat = "，但间隔尚短，邮件也可能仍在正常流转" if confidence is Confidence.LOW else ""
     if last.status_code in _MOVING_STATUSES:
-        destination = _next_stop(last)
+        destination = next_stop(last)
         towards = f"到达{destination}" if destination else "到达下一站"
         return _suggest(
             transport_leg(last.unit, destination), Role.TRANSPORT,
@@ -273,7 +275,7 @@ def _longest_wait(trail: tuple[TrailEvent, ...], collecting: str | None,
     """A finished trail: the delay most likely sits in the longest gap between two scans."""
     before, after = max(zip(trail, trail[1:]),
                         key=lambda pair: pair[1].occurred_at - pair[0].occurred_at)
-    gap = _hours(before.occurred_at, after.occurred_at)
+    gap = hours_between(before.occurred_at, after.occurred_at)
     # Gaps include normal transport times, so a finished trail never gives more than medium.
     confidence = Confidence.MEDIUM if gap >= rules.stalled_high_hours else Confidence.LOW
     finished = status_label(trail[-1].status_code)

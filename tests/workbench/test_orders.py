@@ -181,8 +181,12 @@ async def test_countdown_cells_carry_the_deadline_for_the_script_while_the_clock
     assert page.count("data-deadline=") == 7
     script = await browser.client.get("/static/orders.js")
     assert script.status == 200
-    body = await script.text()
-    assert "PD.remaining" in body and "data-deadline" in body and "innerHTML" not in body
+    assert "PD.countdowns(" in await script.text()
+    common = await browser.client.get("/static/common.js")
+    assert common.status == 200
+    body = (await common.text()).split("function countdowns(", 1)[1].split("\n  }\n", 1)[0]
+    assert "data-deadline" in body and "remaining(seconds)" in body
+    assert "textContent" in body and "innerHTML" not in body
 
 
 @pytest.mark.asyncio

@@ -59,6 +59,41 @@ const PD = (() => {
     return meta ? Date.parse(meta.content) - Date.now() : 0;
   }
 
+  // Live countdowns (work orders, proactive tasks): every element with data-deadline (ISO 8601 with
+  // offset) shows the time left, counted on the server's clock (data-server-time on the table or
+  // the fields card, else the server-time meta), and turns red (class "overdue") once the deadline
+  // has passed; so does its row (the closest rowSelector: class "overdue-row", data-overdue="1").
+  // Ticks every second. Text only, never HTML.
+  function countdowns(rowSelector) {
+    const cells = Array.from(document.querySelectorAll("[data-deadline]"))
+      .map((cell) => ({ cell, deadline: Date.parse(cell.dataset.deadline) }))
+      .filter((entry) => !Number.isNaN(entry.deadline));
+    if (cells.length === 0) return;
+
+    const holder = document.querySelector("[data-server-time]");
+    const serverTime = holder ? Date.parse(holder.dataset.serverTime) : NaN;
+    // The server's clock minus the browser's, so a wrong PC clock does not change the countdown.
+    const offset = Number.isNaN(serverTime) ? serverOffset() : serverTime - Date.now();
+
+    function tick() {
+      const now = Date.now() + offset;
+      for (const { cell, deadline } of cells) {
+        const seconds = (deadline - now) / 1000;
+        const overdue = seconds < 0;
+        cell.textContent = remaining(seconds);
+        cell.classList.toggle("overdue", overdue);
+        const row = cell.closest(rowSelector);
+        if (row) {
+          row.classList.toggle("overdue-row", overdue);
+          if (overdue) row.dataset.overdue = "1";
+        }
+      }
+    }
+
+    tick();
+    window.setInterval(tick, 1000);
+  }
+
   function flash(message, isError) {
     const box = document.getElementById("flash");
     if (!box) return;
@@ -66,5 +101,5 @@ const PD = (() => {
     box.className = isError ? "flash error" : "flash";
   }
 
-  return { api, el, remaining, serverOffset, flash };
+  return { api, el, remaining, serverOffset, countdowns, flash };
 })();
