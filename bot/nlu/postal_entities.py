@@ -21,7 +21,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.text import gazetteer, lexicon, phones, tracking
+from bot.text import gazetteer, lexicon, phones, spoken, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,13 @@ def extract(nlp: Any, text: str) -> list[dict[str, Any]]:
             "confidence_entity": 1.0,
         })
         taken.append((p.start, p.end))
+    for said in spoken.read_numbers(text, taken):
+        entity = {"entity": said.kind, "start": said.start, "end": said.end, "value": said.value,
+                  "confidence_entity": 1.0}
+        if said.check is not None:
+            entity["check_digit"] = said.check
+        entities.append(entity)
+        taken.append((said.start, said.end))
     doc = nlp(text)
     for span in doc.ents:
         start, end, value = span.start_char, span.end_char, span.ent_id_ or span.text

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.text import gazetteer, phones
+from bot.text import gazetteer, phones, spoken
 
 STAR = "*"
 HIDDEN = STAR * 4
@@ -60,13 +60,14 @@ def mask_phone(phone: str) -> str:
     """Mask a mobile or landline number.
 
     Args:
-        phone: the number as typed, e.g. "13812345678", "+86 138 1234 5678", "0871-63019518".
+        phone: the number as typed, e.g. "13812345678", "+86 138 1234 5678", "0871-63019518",
+            or as read out ("幺三八 幺二三四 五六七八").
 
     Returns:
         "138****5678" for a mobile, "0871-****9518" for a landline; for anything else
         every digit but the last four is starred.
     """
-    digits = _digits(phone)
+    digits = _digits(spoken.to_ascii(phone))
     if re.fullmatch(r"(?:0{0,2}86)?1[3-9]\d{9}", digits):
         mobile = digits[-11:]
         return f"{mobile[:3]}****{mobile[7:]}"
@@ -485,6 +486,9 @@ def find_names(text: str) -> list[Found]:
 def _ids_and_phones(text: str) -> list[Found]:
     out = [Found(m.start(), m.end(), "id") for p in (ID18_RE, ID15_RE) for m in p.finditer(text)]
     out += [Found(m.start(), m.end(), "phone") for m in phones.PHONE_RE.finditer(text)]
+    # Read out on the phone (幺三九 八七四五 …): as personal as typed digits.
+    out += [Found(n.start, n.end, "phone") for n in spoken.read_numbers(text)
+            if n.kind == "phone_number"]
     return out
 
 

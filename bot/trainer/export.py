@@ -43,7 +43,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]  # no types-PyYAML ins
 from bot.config import PROJECT_ROOT, local_now
 from bot.store.models import as_store_time
 from bot.store.uow import UowFactory
-from bot.text import masking, phones, tracking
+from bot.text import masking, phones, spoken, tracking
 from bot.text.masking import ID15_RE, ID18_RE, area_code_length
 from bot.trainer.candidates import CandidateStatus, Span, spans_of
 from bot.trainer.inbox import count_by
@@ -222,6 +222,19 @@ def _phone(found: phones.FoundPhone) -> str:
     return _layout(found.text, digits[:cut] + local)
 
 
+def _said(original: str, said: spoken.SaidNumber) -> str:
+    """A placeholder for a number read out (幺三六 幺二五八 …), character for character."""
+    if said.kind == "tracking_number":
+        number = tracking.parse(said.value)
+        new = tracking_placeholder(number) if number else said.value
+    else:
+        new = _phone(phones.find_all(said.value)[0])
+    units = sum(map(spoken.is_unit, original))
+    if len(new) != units:  # +86 read out before a mobile: other digits, as for any number
+        new = _digits(_rng("digits", said.value), units, first="123456789")
+    return spoken.lay_out(original, new)
+
+
 def tracking_placeholder(number: tracking.TrackingNumber) -> str:
     """A synthetic number of the same family as `number`, with valid check digits."""
     value = number.value
@@ -327,6 +340,8 @@ def pseudonymise(text: str, spans: Sequence[Span] = ()) -> str:
     for phone in phones.find_all(text):
         if free(phone.start, phone.end):
             put(phone.start, _phone(phone))
+    for said in spoken.read_numbers(text, taken):
+        put(said.start, _said(text[said.start:said.end], said))
     for span in spans:
         if span.entity in ("phone_number", "tracking_number") and free(span.start, span.end):
             original = text[span.start:span.end]

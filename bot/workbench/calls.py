@@ -38,7 +38,7 @@ from bot.store import workorders as wo
 from bot.store.accounts import AccountView, Role
 from bot.store.status import Category, Channel, Priority
 from bot.store.uow import UowFactory
-from bot.text import phones, tracking
+from bot.text import phones, spoken, tracking
 from bot.text.dates import iso_local
 from bot.workbench import keys
 from bot.workbench.auth import redirect, require_role, signed_in
@@ -128,11 +128,19 @@ def reading_of(parse: Mapping[str, Any]) -> call_store.Reading:
 
 
 def numbers_said(lines: tuple[call_store.LineView, ...]) -> list[tracking.TrackingNumber]:
-    """Every tracking number the caller gave, newest line first, each once."""
+    """Every tracking number the caller gave, typed or read out (幺幺五幺 二三八九 …), newest
+    line first, each once."""
     found: dict[str, tracking.TrackingNumber] = {}
     for line in reversed(lines):
-        for hit in tracking.find_all(line.text):
-            found.setdefault(hit.number.value, hit.number)
+        typed = tracking.find_all(line.text)
+        hits = [(h.start, h.number) for h in typed]
+        taken = [(h.start, h.end) for h in typed]
+        for said in spoken.read_numbers(line.text, taken):
+            number = tracking.parse(said.value)
+            if said.kind == "tracking_number" and number is not None:
+                hits.append((said.start, number))
+        for _, number in sorted(hits, key=lambda h: h[0]):
+            found.setdefault(number.value, number)
     return list(found.values())
 
 

@@ -80,3 +80,21 @@ def test_component_replaces_diet_numbers_and_keeps_its_items():
         ("tracking_number", "EA000000005CN", "PostalEntityExtractor"),
         ("item", "普洱茶", "DIETClassifier"),
     ]
+
+
+def test_numbers_read_out_on_the_phone(nlp):
+    text = "喂 那个油件单号是幺幺五幺 二三八九 七幺零六零 电话幺三六 幺二五八 零零四七"
+    ents = extract(nlp, text)
+    (mail,) = by_type(ents, "tracking_number")
+    (phone,) = by_type(ents, "phone_number")
+    assert (mail["value"], mail["check_digit"]) == ("1151238971060", "valid")
+    assert text[mail["start"]:mail["end"]] == "幺幺五幺 二三八九 七幺零六零"
+    assert phone["value"] == "13612580047"
+    assert text[phone["start"]:phone["end"]] == "幺三六 幺二五八 零零四七"
+
+
+def test_spoken_and_typed_numbers_do_not_overlap(nlp):
+    ents = extract(nlp, "EA000000005CN 一直没到 1 3 6 1 2 5 8 0 0 4 7")
+    assert [(e["entity"], e["value"]) for e in ents
+            if e["entity"] in ("tracking_number", "phone_number")] == [
+        ("tracking_number", "EA000000005CN"), ("phone_number", "13612580047")]

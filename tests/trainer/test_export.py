@@ -171,6 +171,20 @@ def test_a_spaced_lower_case_s10_keeps_its_layout() -> None:
     assert number is not None and number.check_ok and number.value != "EA123456785CN"
 
 
+def test_numbers_read_out_on_the_phone_are_replaced_in_their_own_script() -> None:
+    from bot.text import spoken
+
+    text = "嗯我电话是幺三六 幺二五八 零零四七 单号幺幺五幺二三八九七幺零六零"
+    out = pseudonymise(text)
+    assert len(out) == len(text) and out != text
+    phone = out[5:19]
+    assert phone[3] == " " and phone[8] == " " and all(spoken.is_unit(c) for c in phone[:3])
+    assert spoken.to_ascii(phone.replace(" ", "")) in MOBILE_PLACEHOLDERS
+    assert "幺三六 幺二五八 零零四七" not in out and "幺幺五幺二三八九七幺零六零" not in out
+    mail = tracking.parse(spoken.to_ascii(out[-13:]))
+    assert mail is not None and mail.check_ok and mail.kind is tracking.Kind.EMS13
+
+
 def test_digits_in_number_entities_and_long_digit_runs_are_replaced() -> None:
     text = "电话138-12-345-678，QQ 123456789，邮编 650000"
     start = text.index("138")

@@ -354,3 +354,19 @@ def test_the_call_categories_are_those_the_bot_opens_orders_with() -> None:
     from actions.complaints import MENTIONED_PROBLEMS
 
     assert desk.CALL_CATEGORIES == MENTIONED_PROBLEMS
+
+
+def test_numbers_read_out_by_the_caller_are_found_newest_line_first() -> None:
+    from datetime import datetime
+
+    from bot.store.calls import LineView
+    from bot.workbench.calls import numbers_said
+
+    def line(i: int, text: str) -> LineView:
+        return LineView(i, datetime(2026, 12, 5, 9, i), text, None, None, ())
+
+    lines = (line(1, "嗯 单号是幺幺五幺 二三八九 七幺零六零"),
+             line(2, "还有一个 E A 零零零 零零零 零零五 C N 对对对 电话幺三六 幺二五八 零零四七"),
+             line(3, "就是那个幺幺五幺二三八九七幺零六零"))
+    assert [n.value for n in numbers_said(lines)] == ["1151238971060", "EA000000005CN"]
+    assert [n.value for n in numbers_said(lines[1:2])] == ["EA000000005CN"]
