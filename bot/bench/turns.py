@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import os
 import statistics
 import subprocess
@@ -48,7 +49,11 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 def bench_in_process(model: Path, n: int) -> list[float]:
     """NLU parse latency with the model loaded in this process."""
+    import structlog
     from rasa.core.agent import Agent
+
+    # Rasa logs every parse at debug level through structlog; the figures are what to print.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()

@@ -37,10 +37,28 @@ def copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return result
 
 
+# rule_only_data -> its JSON, by the dict's identity: each policy passes the same dict, which
+# Rasa fills once when the model loads, at every call (four times a prediction).
+_RULE_DATA_KEYS: Dict[int, tuple] = {}
+
+
+def _rule_data_key(rule_only_data: Optional[Dict[str, Any]]) -> Optional[str]:
+    if not rule_only_data:
+        return None
+    known = _RULE_DATA_KEYS.get(id(rule_only_data))
+    if known is not None and known[0] is rule_only_data:
+        return known[1]
+    data = json.dumps(rule_only_data, sort_keys=True)
+    if len(_RULE_DATA_KEYS) >= 16:  # models come and go with deploys: stay small
+        _RULE_DATA_KEYS.clear()
+    _RULE_DATA_KEYS[id(rule_only_data)] = (rule_only_data, data)
+    return data
+
+
 def _arguments_key(domain: Any, omit_unset_slots: bool, ignore_rule_only_turns: bool,
                    rule_only_data: Optional[Dict[str, Any]]) -> tuple:
-    data = json.dumps(rule_only_data, sort_keys=True) if rule_only_data else None
-    return id(domain), bool(omit_unset_slots), bool(ignore_rule_only_turns), data
+    return (id(domain), bool(omit_unset_slots), bool(ignore_rule_only_turns),
+            _rule_data_key(rule_only_data))
 
 
 def remember_past_states() -> None:
