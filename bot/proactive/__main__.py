@@ -15,10 +15,10 @@ import asyncio
 import logging
 import signal
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -107,16 +107,24 @@ def wechat_configured(settings: Settings) -> bool:
             or settings.wechat_api_base_url != demo.wechat_api_base_url)
 
 
-async def _send(uows: UowFactory, settings: Settings, config: ProactiveConfig,
-                now: datetime) -> SendReport:
+def _client(settings: Settings) -> Any:
     from bot.channels.wechat_api import WeChatClient
 
-    client = WeChatClient(settings.wechat_app_id, settings.wechat_app_secret,
-                          base_url=settings.wechat_api_base_url, redis_url=settings.redis_url)
+    return WeChatClient(settings.wechat_app_id, settings.wechat_app_secret,
+                        base_url=settings.wechat_api_base_url, redis_url=settings.redis_url)
+
+
+async def _send(uows: UowFactory, settings: Settings, config: ProactiveConfig,
+                now: datetime) -> SendReport:
+    client = _client(settings)
     try:
         return await send_due(uows, client, config, now)
     finally:
         await client.close()
+
+
+NOT_CONFIGURED = ("微信公众号为演示值，通知留在待发队列 / WeChat not configured (demo values): "
+                  "notices stay queued")
 
 
 def run_once(uows: UowFactory, settings: Settings, config: ProactiveConfig,
@@ -127,9 +135,40 @@ def run_once(uows: UowFactory, settings: Settings, config: ProactiveConfig,
     if not send:
         return format_scan(report, None, "未发送通知（--no-send） / notices not sent")
     if not wechat_configured(settings):
-        return format_scan(report, None, "微信公众号为演示值，通知留在待发队列 / WeChat not "
-                                         "configured (demo values): notices stay queued")
+        return format_scan(report, None, NOT_CONFIGURED)
     return format_scan(report, asyncio.run(_send(uows, settings, config, now)))
+
+
+async def rounds(uows: UowFactory, settings: Settings, config: ProactiveConfig,
+                 policy: DeadlinePolicy, minutes: float, stop: asyncio.Event,
+                 limit: int | None = None, make_client: Callable[[Settings], Any] = _client,
+                 clock: Callable[[], datetime] = local_now) -> int:
+    """Scan and send every `minutes` until `stop` is set (or `limit` rounds); rounds done.
+
+    One WeChat client serves every round, so its access token (and its HTTP connections) is
+    fetched once and refreshed only when it expires, not at every round.
+    """
+    client = make_client(settings) if wechat_configured(settings) else None
+    done = 0
+    try:
+        while not stop.is_set() and (limit is None or done < limit):
+            try:
+                now = clock()
+                report = scan(uows, config, policy, now)  # nothing else runs on this loop
+                sent = await send_due(uows, client, config, now) if client else None
+                summary = format_scan(report, sent, "" if client else NOT_CONFIGURED)
+                logger.info("%s", summary.replace("\n", " | "))
+            except Exception:  # noqa: BLE001 - one bad round must not stop the next
+                logger.exception("proactive scan failed; trying again in %g minutes", minutes)
+            done += 1
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=minutes * 60)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        if client is not None:
+            await client.close()
+    return done
 
 
 def _loop(uows: UowFactory, settings: Settings, config: ProactiveConfig,
@@ -137,15 +176,15 @@ def _loop(uows: UowFactory, settings: Settings, config: ProactiveConfig,
     if minutes <= 0:
         print("PROACTIVE_SCAN_MINUTES 为 0：不定时扫描 / periodic scan switched off")
         return EXIT_OK
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logger.info("proactive scan every %g minutes", minutes)
-    while True:
-        try:
-            summary = run_once(uows, settings, config, policy)
-            logger.info("%s", summary.replace("\n", " | "))
-        except Exception:  # noqa: BLE001 - one bad round must not stop the next
-            logger.exception("proactive scan failed; trying again in %g minutes", minutes)
-        time.sleep(minutes * 60)
+
+    async def until_stopped() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await rounds(uows, settings, config, policy, minutes, stop)
+
+    asyncio.run(until_stopped())
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -221,3 +221,46 @@ async def test_a_refused_connection_is_retried_at_the_next_scan_and_sent_once(
     await send_due(uows, client, config, NOW + 2 * RETRY_AFTER)
     assert wechat.send_attempts == 1 and len(wechat.sent) == 1
     assert _statuses(uows) == ["sent"]
+
+
+@pytest.mark.asyncio
+async def test_the_loop_keeps_one_client_and_one_token_for_all_its_rounds(
+        uows, config, policy, wechat) -> None:
+    import asyncio
+
+    from bot.config import Settings
+    from bot.proactive.__main__ import rounds
+
+    settings = replace(Settings(), wechat_app_id=wechat.app_id,
+                       wechat_app_secret=wechat.app_secret, wechat_api_base_url=wechat.base_url)
+    save_vips(uows, [VipRecord("云南白药电商", "李华", "13800001111", "五华区邮政分公司",
+                               "王经理", openid=OPENID, consent=True)], NOW)
+    vip_id = vip_ids_by_name(uows)["云南白药电商"]
+    made: list[WeChatClient] = []
+
+    def make_client(s: Settings) -> WeChatClient:
+        made.append(WeChatClient(s.wechat_app_id, s.wechat_app_secret,
+                                 base_url=s.wechat_api_base_url, timeout_s=2.0))
+        return made[-1]
+
+    add_mail(uows, "9800000000001", STUCK)
+    watch(uows, [WatchEntry("9800000000001", "vip", vip_id=vip_id)], NOW)
+    # Three rounds, a few milliseconds apart: the first opens the task and sends its notice.
+    done = await rounds(uows, settings, config, policy, 0.0001, asyncio.Event(), limit=3,
+                        make_client=make_client, clock=lambda: NOW)
+    assert done == 3 and len(made) == 1  # one client for every round, closed at the end
+    assert [openid for openid, _, _ in wechat.sent] == [OPENID] and wechat.token_fetches == 1
+    assert made[0]._session is None or made[0]._session.closed
+
+
+@pytest.mark.asyncio
+async def test_the_loop_stops_when_told_between_rounds(uows, config, policy) -> None:
+    import asyncio
+
+    from bot.config import Settings
+    from bot.proactive.__main__ import rounds
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.3, stop.set)
+    done = await rounds(uows, Settings(), config, policy, 10.0, stop)  # a round every 10 min
+    assert done == 1
