@@ -42,7 +42,7 @@ from bot.text import phones, spoken, tracking
 from bot.text.dates import iso_local
 from bot.workbench import keys
 from bot.workbench.auth import redirect, require_role, signed_in
-from bot.workbench.conversations import _mail_json, _order_json, store_context
+from bot.workbench.conversations import mail_json, order_json, store_context
 from bot.workbench.keys import (
     POLICY,
     RASA,
@@ -53,7 +53,7 @@ from bot.workbench.keys import (
     path_id,
     text_field,
 )
-from bot.workbench.orders import _mail_context, when
+from bot.workbench.orders import mail_context, when
 from bot.workbench.privacy import shown_phone, shown_text
 from bot.workbench.rasa_client import RasaUnavailable
 from bot.workbench.suggest import LatestMessage, Suggestion, suggest
@@ -233,8 +233,8 @@ async def call_state(request: web.Request, call_id: int,
                   for line in call.lines],
         "numbers": [{"number": n.value, "check_ok": n.check_ok,
                      "warning": check_digit_warning(n)} for n in store["numbers"]],
-        "mail": _mail_json(store["mail"], store["facts"], account),
-        "orders": [_order_json(o, account) for o in store["orders"]],
+        "mail": mail_json(store["mail"], store["facts"], account),
+        "orders": [order_json(o, account) for o in store["orders"]],
         "earlier_calls": [_call_summary(c, account) for c in store["earlier"]],
         "suggestions": [asdict(d) | {"text": shown_text(account, d.text)} for d in drafts],
         "replies": [_reply_json(r, account) for r in call.replies],
@@ -614,7 +614,7 @@ async def mail_page(request: web.Request) -> web.StreamResponse:
         "searched": bool(number or phone),
         "number": found["number"], "warning": found["warning"],
         "phone_warning": found.get("phone_warning"),
-        "mail": _mail_context(account, found["facts"]),
+        "mail": mail_context(account, found["facts"]),
         "orders": [_order_row(o, account) for o in found["orders"]],
         "blame": found["blame"],
         "phone_orders": [_order_row(o, account) for o in found["phone_orders"]],

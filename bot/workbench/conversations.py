@@ -425,8 +425,10 @@ def store_context(uows: Any, rules: Any, stuck_hours: float, mail_number: str | 
     return {"mail": mail, "facts": facts, "orders": ordered, "followup": followup}
 
 
-def _mail_json(mail: services.MailStatus | None, facts: Any,
-               account: AccountView) -> dict[str, Any] | None:
+def mail_json(mail: services.MailStatus | None, facts: Any,
+              account: AccountView) -> dict[str, Any] | None:
+    """A mail's status and trail as the JSON panels show it (chat and call desk), personal
+    data as `account` may see it; None without a mail."""
     if mail is None:
         return None
     trail = []
@@ -446,7 +448,8 @@ def _mail_json(mail: services.MailStatus | None, facts: Any,
             "from": mail.sender_area, "to": mail.recipient_area, "trail": trail}
 
 
-def _order_json(order: wo.WorkOrderView, account: AccountView) -> dict[str, Any]:
+def order_json(order: wo.WorkOrderView, account: AccountView) -> dict[str, Any]:
+    """A work order as the JSON panels show it, phone and description as `account` may."""
     return {"number": order.number, "channel": order.channel.label,
             "category": order.category.label, "status": order.status.label,
             "priority": order.priority.label, "deadline": iso_local(order.deadline),
@@ -496,8 +499,8 @@ async def conversation_state(request: web.Request, handover_id: int) -> dict[str
         "paused": bool(tracker.get("paused")),
         "rasa_error": rasa_error,
         "transcript": transcript(tracker, account),
-        "mail": _mail_json(store["mail"], store["facts"], account),
-        "orders": [_order_json(o, account) for o in store["orders"]],
+        "mail": mail_json(store["mail"], store["facts"], account),
+        "orders": [order_json(o, account) for o in store["orders"]],
         "suggestions": [asdict(d) | {"text": shown_text(account, d.text)} for d in drafts],
         "replies": [_reply_json(r, account) for r in replies],
         "events": [{"at": iso_local(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}

@@ -385,7 +385,9 @@ def _reach_note(order: wo.WorkOrderView, account: AccountView) -> str | None:
     return None
 
 
-def _mail_context(account: AccountView, mail: MailFacts | None) -> dict[str, Any] | None:
+def mail_context(account: AccountView, mail: MailFacts | None) -> dict[str, Any] | None:
+    """A mail's facts for the order and mail pages' templates, newest scan first; the signer
+    masked unless `account` may see personal data."""
     if mail is None:
         return None
     signer = mail.signed_by or ""
@@ -424,7 +426,7 @@ def _detail_context(account: AccountView, detail: OrderDetail, now: datetime) ->
                      "action": ACTION_LABELS.get(line.action, line.action),
                      "detail": shown_text(account, line.detail)}
                     for line in reversed(order.history)],
-        "mail": _mail_context(account, detail.mail),
+        "mail": mail_context(account, detail.mail),
         "suggestion": {
             "unit": suggestion.unit or "",
             "role": BlameRole(suggestion.role).label,
