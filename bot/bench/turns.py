@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import logging
 import os
 import statistics
 import subprocess
@@ -49,11 +48,11 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 def bench_in_process(model: Path, n: int) -> list[float]:
     """NLU parse latency with the model loaded in this process."""
-    import structlog
     from rasa.core.agent import Agent
 
-    # Rasa logs every parse at debug level through structlog; the figures are what to print.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    from bot.nlu.evaluate import quiet_parse_logs
+
+    quiet_parse_logs()
 
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()

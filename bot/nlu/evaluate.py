@@ -186,16 +186,21 @@ def entity_scores(
     return report
 
 
-async def _parse_all(model: Path, batches: Sequence[Sequence[str]],
-                     progress: bool) -> list[list[dict[str, Any]]]:
+def quiet_parse_logs() -> None:
+    """Rasa logs every parse at debug level through structlog: keep reports readable."""
     import logging
 
     import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+
+
+async def _parse_all(model: Path, batches: Sequence[Sequence[str]],
+                     progress: bool) -> list[list[dict[str, Any]]]:
     from rasa.core.agent import Agent
     from tqdm import tqdm
 
-    # Rasa logs every parse at debug level through structlog; keep the report readable.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    quiet_parse_logs()
     agent = Agent.load(str(model))
     total = sum(len(b) for b in batches)
     out = []

@@ -67,11 +67,9 @@ def extract(nlp: Any, text: str) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
     taken: list[tuple[int, int]] = []
     for f in tracking.find_all(text):
-        check = f.number.check_ok
         entities.append({
             "entity": "tracking_number", "start": f.start, "end": f.end, "value": f.number.value,
-            "confidence_entity": 1.0,
-            "check_digit": "none" if check is None else ("valid" if check else "invalid"),
+            "confidence_entity": 1.0, "check_digit": f.number.check_label,
         })
         taken.append((f.start, f.end))
     for p in phones.find_all(text):
@@ -85,8 +83,8 @@ def extract(nlp: Any, text: str) -> list[dict[str, Any]]:
     for said in spoken.read_numbers(text, taken):
         entity = {"entity": said.kind, "start": said.start, "end": said.end, "value": said.value,
                   "confidence_entity": 1.0}
-        if said.check is not None:
-            entity["check_digit"] = said.check
+        if said.mail is not None:
+            entity["check_digit"] = said.mail.check_label
         entities.append(entity)
         taken.append((said.start, said.end))
     doc = nlp(text)

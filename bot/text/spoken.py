@@ -113,7 +113,12 @@ class SaidNumber:
     end: int
     kind: str  # "tracking_number" or "phone_number"
     value: str
-    check: Optional[str] = None  # tracking numbers: "valid", "invalid" or "none"
+    mail: Optional[tracking.TrackingNumber] = None  # the tracking number, for that kind
+
+    @property
+    def check(self) -> Optional[str]:
+        """A tracking number's check ("valid", "invalid" or "none"); None for a phone."""
+        return self.mail.check_label if self.mail is not None else None
 
 
 def read_numbers(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[SaidNumber]:
@@ -123,21 +128,18 @@ def read_numbers(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[SaidN
     words passes (a stray 一 before the digits must not spoil a good number); a run that
     holds a tracking number is never read as a phone number too.
     """
-    runs = find_runs(text)
+    readings = [(run, tracking.parse(run.compact)) for run in find_runs(text)]
     # Where some reading is a tracking number (even a mistyped one), no phone is read.
-    mail_spans = [(r.start, r.end) for r in runs if tracking.parse(r.compact) is not None]
+    mail_spans = [(run.start, run.end) for run, number in readings if number is not None]
     out: list[SaidNumber] = []
     busy = list(taken)
     for accept_mistyped in (False, True):
-        for run in runs:
+        for run, number in readings:
             if any(run.start < e and s < run.end for s, e in busy):
                 continue
-            number = tracking.parse(run.compact)
             said: Optional[SaidNumber] = None
-            if number is not None and (accept_mistyped or number.check_ok is not False):
-                check = number.check_ok
-                said = SaidNumber(run.start, run.end, "tracking_number", number.value,
-                                  "none" if check is None else ("valid" if check else "invalid"))
+            if number is not None and (accept_mistyped or not number.looks_mistyped):
+                said = SaidNumber(run.start, run.end, "tracking_number", number.value, number)
             elif number is None and not any(run.start < e and s < run.end
                                             for s, e in mail_spans):
                 digits = phones.normalise(run.compact)

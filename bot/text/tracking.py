@@ -55,6 +55,12 @@ class TrackingNumber:
         return None
 
     @property
+    def check_label(self) -> str:
+        """The check as the NLU entity carries it: "valid", "invalid" or "none"."""
+        check = self.check_ok
+        return "none" if check is None else ("valid" if check else "invalid")
+
+    @property
     def looks_mistyped(self) -> bool:
         """True when the number has a check digit and it is wrong (ask the customer again)."""
         return self.check_ok is False

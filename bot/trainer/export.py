@@ -224,9 +224,8 @@ def _phone(found: phones.FoundPhone) -> str:
 
 def _said(original: str, said: spoken.SaidNumber) -> str:
     """A placeholder for a number read out (幺三六 幺二五八 …), character for character."""
-    if said.kind == "tracking_number":
-        number = tracking.parse(said.value)
-        new = tracking_placeholder(number) if number else said.value
+    if said.mail is not None:
+        new = tracking_placeholder(said.mail)
     else:
         new = _phone(phones.find_all(said.value)[0])
     units = sum(map(spoken.is_unit, original))

@@ -135,10 +135,8 @@ def numbers_said(lines: tuple[call_store.LineView, ...]) -> list[tracking.Tracki
         typed = tracking.find_all(line.text)
         hits = [(h.start, h.number) for h in typed]
         taken = [(h.start, h.end) for h in typed]
-        for said in spoken.read_numbers(line.text, taken):
-            number = tracking.parse(said.value)
-            if said.kind == "tracking_number" and number is not None:
-                hits.append((said.start, number))
+        hits += [(said.start, said.mail) for said in spoken.read_numbers(line.text, taken)
+                 if said.mail is not None]
         for _, number in sorted(hits, key=lambda h: h[0]):
             found.setdefault(number.value, number)
     return list(found.values())
