@@ -15,7 +15,8 @@ from tests.support.nlu_data import TAXONOMY_INTENTS, examples_in, plain
 REALISTIC = ROOT / "tests" / "nlu" / "realistic"
 SEALED = REALISTIC / "sealed"
 REGISTERS = {"wechat_oneliners", "ecommerce_chat", "reviews", "formal_complaints", "phone_asr",
-             "dialect", "typos_pinyin_emoji", "greeting_plus_request", "tagged_numbers"}
+             "dialect", "typos_pinyin_emoji", "greeting_plus_request", "tagged_numbers",
+             "complaint_posts"}
 
 
 def counts(folder: Path) -> Counter:
