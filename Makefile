@@ -14,7 +14,8 @@ export RASA_TELEMETRY_ENABLED ?= false
 
 # What a model is trained from: retrain only when one of these changed.
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
-                bot/nlu/postal_entities.py bot/nlu/intent_blend.py bot/dialogue/cached_ted.py \
+                bot/nlu/postal_entities.py bot/nlu/intent_blend.py bot/nlu/scoped_fallback.py \
+                bot/dialogue/cached_ted.py \
                 $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
 
 .PHONY: help install train run cluster test unit evaluate bench loadtest lint seed clean

@@ -2,8 +2,8 @@
 
 ``python -m bot.nlu.calibrate --model models/postdesk.tar.gz`` parses the realistic set
 (``tests/nlu/realistic``, iterating part only), the held-out split and a list of noise
-messages once, then replays Rasa's FallbackClassifier rule on each parse's ranking for a grid
-of ``threshold`` × ``ambiguity_threshold``:
+messages once, then replays the pipeline's fallback rule (`bot.nlu.scoped_fallback`) on each
+parse's ranking for a grid of ``threshold`` × ``ambiguity_threshold``:
 
 * real requests: accuracy with a fallback counted wrong, and the share that falls back;
 * out-of-scope and noise: the share *caught* (answered ``out_of_scope`` or sent to fallback,
@@ -30,8 +30,8 @@ from bot.nlu.evaluate import (
     evaluation_sets,
     real_ranking,
 )
+from bot.nlu.scoped_fallback import OUT_OF_SCOPE, OUT_OF_SCOPE_FLOOR, keeps_out_of_scope
 
-OUT_OF_SCOPE = "out_of_scope"
 # Not customer language: what a mis-tap, a cat on the keyboard or a stray paste looks like.
 NOISE = [
     "asdfghjkl", "qwertyuiop", "zxcvb", "jjjjjjj", "。。。。。。", "？？", "…", "hhhhhhhh",
@@ -66,11 +66,15 @@ def reading(gold: str, parse: dict[str, Any]) -> Reading:
                    float(second.get("confidence") or 0.0))
 
 
-def decide(r: Reading, threshold: float, ambiguity: float) -> str:
-    """FallbackClassifier's rule: too unsure, or the two best too close → fallback."""
-    if r.first_confidence < threshold or r.first_confidence - r.second_confidence < ambiguity:
+def decide(r: Reading, threshold: float, ambiguity: float,
+           floor: float = OUT_OF_SCOPE_FLOOR) -> str:
+    """The pipeline's fallback rule (`ScopedFallbackClassifier`): too unsure, or the two best
+    too close → fallback, except that a clear out-of-scope reading from `floor` up stands."""
+    ambiguous = r.first_confidence - r.second_confidence < ambiguity
+    if r.first_confidence < threshold and not keeps_out_of_scope(
+            r.first, r.first_confidence, ambiguous, floor):
         return FALLBACK
-    return r.first
+    return FALLBACK if ambiguous else r.first
 
 
 @dataclass(frozen=True)
