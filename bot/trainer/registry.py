@@ -29,7 +29,8 @@ from bot.config import PROJECT_ROOT
 REGISTRY = PROJECT_ROOT / "models" / "registry.json"
 # What a model is trained from (the Makefile's TRAIN_INPUTS): its hash names the data.
 TRAIN_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/postal_entities.py",
-                "bot/nlu/intent_blend.py", "bot/text/tracking.py", "bot/text/phones.py",
+                "bot/nlu/intent_blend.py", "bot/nlu/scoped_fallback.py",
+                "bot/dialogue/cached_ted.py", "bot/text/tracking.py", "bot/text/phones.py",
                 "bot/text/gazetteer.py", "bot/text/lexicon.py")
 
 CANDIDATE, REFUSED, DEPLOYED, RETIRED = "candidate", "refused", "deployed", "retired"

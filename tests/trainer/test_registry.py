@@ -176,3 +176,19 @@ def test_the_first_retrain_scores_the_baseline_before_judging(
     assert "dropped from 0.9100 to 0.9000" in out.getvalue()
     assert [(r.id, r.status, Path(r.file).name) for r in registry.all()] == [
         (1, "deployed", "postdesk.tar.gz"), (2, "refused", "cand.tar.gz")]
+
+
+def test_the_registry_hashes_what_the_makefile_trains_from():
+    """A model's data hash covers every source file `make train` retrains for."""
+    import re
+
+    from bot.config import PROJECT_ROOT
+    from bot.trainer.registry import TRAIN_INPUTS
+
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    block = re.search(r"^TRAIN_INPUTS :=(.*?)(?<!\\)\n", makefile, re.S | re.M).group(1)
+    files = set(re.findall(r"(?<![\w/(,])(bot/[\w/]+\.py)", block))
+    for folder, names in re.findall(r"\$\(addprefix (bot/[\w/]+/),([^)]*)\)", block):
+        files |= {folder + name for name in names.split()}
+    assert files, block
+    assert files == {p for p in TRAIN_INPUTS if p.startswith("bot/")}
