@@ -185,6 +185,7 @@ FIRST_ANSWER = {
     "track_mail": "运输中",  # the number was carried with the pick: the status at once
     "collect_parcel": "取件码",
     "ask_fee": "首重",
+    "lost_item": "登记查找",  # the complaint form opens with the apology for a lost mail
 }
 
 
