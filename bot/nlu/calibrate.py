@@ -30,7 +30,7 @@ from bot.nlu.evaluate import (
     evaluation_sets,
     real_ranking,
 )
-from bot.nlu.scoped_fallback import OUT_OF_SCOPE, OUT_OF_SCOPE_FLOOR, keeps_out_of_scope
+from bot.nlu.scoped_fallback import OUT_OF_SCOPE, OUT_OF_SCOPE_FLOOR, falls_back
 
 # Not customer language: what a mis-tap, a cat on the keyboard or a stray paste looks like.
 NOISE = [
@@ -68,13 +68,10 @@ def reading(gold: str, parse: dict[str, Any]) -> Reading:
 
 def decide(r: Reading, threshold: float, ambiguity: float,
            floor: float = OUT_OF_SCOPE_FLOOR) -> str:
-    """The pipeline's fallback rule (`ScopedFallbackClassifier`): too unsure, or the two best
-    too close → fallback, except that a clear out-of-scope reading from `floor` up stands."""
-    ambiguous = r.first_confidence - r.second_confidence < ambiguity
-    if r.first_confidence < threshold and not keeps_out_of_scope(
-            r.first, r.first_confidence, ambiguous, floor):
+    """What the pipeline's fallback rule (`bot.nlu.scoped_fallback.falls_back`) makes of `r`."""
+    if falls_back(r.first, r.first_confidence, r.second_confidence, threshold, ambiguity, floor):
         return FALLBACK
-    return FALLBACK if ambiguous else r.first
+    return r.first
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,16 @@ rule unchanged. The trainers' inbox still collects such messages as ``low_confid
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+)
 from rasa.shared.nlu.training_data.message import Message
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -24,9 +29,14 @@ OUT_OF_SCOPE = "out_of_scope"
 OUT_OF_SCOPE_FLOOR = 0.15
 
 
-def keeps_out_of_scope(intent: str, confidence: float, ambiguous: bool, floor: float) -> bool:
-    """True when a reading below the threshold is a weak but clear out-of-scope one."""
-    return intent == OUT_OF_SCOPE and not ambiguous and confidence >= floor
+def falls_back(first: str, first_confidence: float, second_confidence: Optional[float],
+               threshold: float, ambiguity: float, floor: float = OUT_OF_SCOPE_FLOOR) -> bool:
+    """The rule: a close second, or a best reading below `threshold` unless it is
+    ``out_of_scope`` from `floor` up. The component and `bot.nlu.calibrate` both apply it."""
+    if second_confidence is not None and first_confidence - second_confidence < ambiguity:
+        return True
+    return first_confidence < threshold and not (first == OUT_OF_SCOPE
+                                                 and first_confidence >= floor)
 
 
 @DefaultV1Recipe.register(
@@ -38,13 +48,16 @@ class ScopedFallbackClassifier(FallbackClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """Rasa's thresholds, plus the least confidence an out-of-scope reading needs."""
-        return {**FallbackClassifier.get_default_config(), "out_of_scope_floor": OUT_OF_SCOPE_FLOOR}
+        return {**FallbackClassifier.get_default_config(),
+                "out_of_scope_floor": OUT_OF_SCOPE_FLOOR}
 
     def _should_fallback(self, message: Message) -> bool:
-        if not super()._should_fallback(message):
-            return False
         intent = message.data.get(INTENT) or {}
-        ambiguous, _ = self._nlu_prediction_ambiguous(message)
-        return not keeps_out_of_scope(
-            intent.get(INTENT_NAME_KEY) or "", float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0),
-            ambiguous, float(self.component_config.get("out_of_scope_floor", OUT_OF_SCOPE_FLOOR)))
+        ranking = message.data.get(INTENT_RANKING_KEY) or []
+        second = (float(ranking[1].get(PREDICTED_CONFIDENCE_KEY, 1.0))
+                  if len(ranking) >= 2 else None)
+        config = self.component_config
+        return falls_back(intent.get(INTENT_NAME_KEY) or "",
+                          float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0), second,
+                          config["threshold"], config["ambiguity_threshold"],
+                          config.get("out_of_scope_floor", OUT_OF_SCOPE_FLOOR))
