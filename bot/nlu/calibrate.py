@@ -127,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     import asyncio
 
-    sets = evaluation_sets(args.data)
+    sets = evaluation_sets(args.data, numbers=False)
     realistic: list[Example] = sets.get(REALISTIC, [])
     heldout = sets[HELD_OUT]
     texts = [[e.text for e in realistic], [e.text for e in heldout], NOISE]

@@ -6,7 +6,12 @@ scores the model on
 * the in-distribution held-out split (``tests/nlu/*.yml``, written like the training data),
 * the realistic set (``tests/nlu/realistic/*.yml``, one file per register, written by people
   who never saw the training data), and, only with ``--sealed``, its sealed part
-  (``tests/nlu/realistic/sealed/``), which is kept for the final verdict and never iterated on.
+  (``tests/nlu/realistic/sealed/``), which is kept for the final verdict and never iterated on,
+* ``realistic+numbers``: the realistic set's requests and complaints, each with a made-up order
+  number, tracking number or mobile number put before or after it (seeded, so every run sees
+  the same messages). The request does not change, so neither should the intent: this measures
+  how far a number alone pulls the model (and the baseline) off, and whether the number is
+  still found as an entity.
 
 A message the model sends to ``nlu_fallback`` counts as wrong. Each set gets accuracy,
 macro-F1 and the fallback rate, per intent and per register, beside a plain baseline: TF-IDF
@@ -35,6 +40,16 @@ REALISTIC = "realistic"
 SEALED = "sealed"
 # Entities the realistic sets annotate (the others are left unmarked there).
 REALISTIC_ENTITIES = ("tracking_number", "phone_number")
+WITH_NUMBERS = "realistic+numbers"
+# Intents whose label a number cannot change (a reply, a greeting or a survey answer with a
+# number in it may be `inform`, so those are left out of the derived set).
+REQUEST_INTENTS = (
+    "request_human", "track_mail", "delivery_delay", "not_received", "delivery_service",
+    "lost_item", "damaged_item", "staff_attitude", "fee_dispute", "complaint_progress",
+    "escalate_complaint", "change_delivery", "return_intercept", "schedule_pickup",
+    "urge_pickup", "ask_fee", "ask_delivery_time", "claim_compensation",
+    "ask_prohibited_items", "ask_outlet", "collect_parcel",
+)
 
 
 @dataclass
@@ -149,16 +164,60 @@ def load_examples(path: Path) -> list[Example]:
     return out
 
 
-def evaluation_sets(root: Path, sealed: bool = False) -> dict[str, list[Example]]:
-    """The sets under ``root`` (tests/nlu): held-out, realistic and, when asked, sealed."""
+def evaluation_sets(root: Path, sealed: bool = False,
+                    numbers: bool = True) -> dict[str, list[Example]]:
+    """The sets under ``root`` (tests/nlu): held-out, realistic, realistic with numbers added
+    (unless `numbers` is false) and, when asked, sealed."""
     sets = {HELD_OUT: load_examples(root)}
     if (root / REALISTIC).is_dir():
         sets[REALISTIC] = load_examples(root / REALISTIC)
+        if numbers:
+            sets[WITH_NUMBERS] = with_numbers(sets[REALISTIC])
     if sealed:
         if not (root / REALISTIC / SEALED).is_dir():
             raise FileNotFoundError(f"no sealed set under {root / REALISTIC / SEALED}")
         sets[SEALED] = load_examples(root / REALISTIC / SEALED)
     return sets
+
+
+def with_numbers(examples: Sequence[Example], seed: int = 12) -> list[Example]:
+    """The requests among `examples`, each with a made-up number before or after the text.
+
+    One in three gets an order number (18-19 digits, or a dated one with a dash: no entity),
+    one a valid S10 or 13-digit EMS tracking number and one an 11-digit mobile number (gold
+    entities); the example's own entity spans move with the text.
+    """
+    import random
+
+    from bot.text.tracking import make_ems13, make_s10
+
+    rng = random.Random(seed)
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    out = []
+    for e in examples:
+        if e.intent not in REQUEST_INTENTS:
+            continue
+        kind = rng.choice(("order", "tracking", "phone"))
+        if kind == "order":
+            number, entity = rng.choice((digits(18), f"{digits(6)}-{digits(15)}")), None
+        elif kind == "tracking":
+            number = (make_s10(rng.choice(("EA", "EB", "CX", "RR", "KA")), digits(8))
+                      if rng.random() < 0.5 else make_ems13(rng.choice(("10", "11")), digits(8)))
+            entity = "tracking_number"
+        else:
+            number, entity = "1" + rng.choice("3578") + digits(9), "phone_number"
+        if rng.random() < 0.5:
+            text, shift, start = f"{number} {e.text}", len(number) + 1, 0
+        else:
+            text, shift, start = f"{e.text} {number}", 0, len(e.text) + 1
+        entities = [(n, s + shift, t + shift) for n, s, t in e.entities]
+        if entity:
+            entities.append((entity, start, start + len(number)))
+        out.append(Example(text, e.intent, sorted(entities, key=lambda x: x[1]), e.register))
+    return out
 
 
 def entity_scores(

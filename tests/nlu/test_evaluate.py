@@ -18,6 +18,7 @@ from bot.nlu.evaluate import (
     main,
     misses_text,
     score,
+    with_numbers,
 )
 
 
@@ -66,12 +67,42 @@ def test_the_sealed_part_is_read_only_when_asked(tmp_path: Path) -> None:
     write_set(tmp_path, "tracking", "track_mail", ["到哪了", "查件"])
     write_set(tmp_path / "realistic", "dialect", "track_mail", ["我的件走到哪点了嘛"])
     write_set(tmp_path / "realistic" / "sealed", "dialect", "track_mail", ["件到哪点喽"])
-    assert set(evaluation_sets(tmp_path)) == {"held-out", "realistic"}
+    assert set(evaluation_sets(tmp_path)) == {"held-out", "realistic", "realistic+numbers"}
+    assert set(evaluation_sets(tmp_path, numbers=False)) == {"held-out", "realistic"}
     sets = evaluation_sets(tmp_path, sealed=True)
     assert [e.register for e in sets["realistic"]] == ["dialect"]
     assert [e.text for e in sets["sealed"]] == ["件到哪点喽"]
     with pytest.raises(FileNotFoundError):
         evaluation_sets(tmp_path / "realistic", sealed=True)
+
+
+def test_numbers_are_added_to_requests_with_their_entities() -> None:
+    from bot.text import phones, tracking
+
+    examples = [Example("寄到 昆明多少钱", "ask_fee", [("location", 3, 5)], "wechat"),
+                Example("好的", "affirm", [], "wechat"),
+                Example("件到哪了", "track_mail", [], "dialect")] * 20
+    derived = with_numbers(examples)
+    assert derived == with_numbers(examples)            # seeded: every run scores the same text
+    assert len(derived) == 40 and {e.intent for e in derived} == {"ask_fee", "track_mail"}
+    kinds = set()
+    for e in derived:
+        original = "寄到 昆明多少钱" if e.intent == "ask_fee" else "件到哪了"
+        assert e.text.startswith(original + " ") or e.text.endswith(" " + original)
+        number = e.text.replace(original, "").strip()
+        spans = {n: e.text[s:t] for n, s, t in e.entities}
+        if e.intent == "ask_fee":
+            assert spans["location"] == "昆明"
+        if "tracking_number" in spans:
+            assert spans["tracking_number"] == number and tracking.parse(number).check_ok
+            kinds.add("tracking")
+        elif "phone_number" in spans:
+            assert spans["phone_number"] == number and phones.normalise(number) == number
+            kinds.add("phone")
+        else:
+            assert tracking.find_all(number) == [] and phones.find_all(number) == []
+            kinds.add("order")
+    assert kinds == {"tracking", "phone", "order"}
 
 
 def test_the_baseline_learns_from_the_training_data(tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.intent_blend import BlendedIntentClassifier, blend
+from bot.nlu.intent_blend import (
+    NUMBER_SYMBOL,
+    PHONE_SYMBOL,
+    BlendedIntentClassifier,
+    TextFeatures,
+    blend,
+    fold_numbers,
+)
 
 
 def test_blend_averages_and_sorts():
@@ -51,3 +58,29 @@ def test_component_trains_and_replaces_diets_ranking(tmp_path):
                                    {"name": "greet", "confidence": 0.45}])
     assert loaded.process([again])[0].get(INTENT)["name"] == "greet"
     assert [r["name"] for r in out.get(INTENT_RANKING_KEY)] == ["greet", "goodbye"]
+
+
+def test_long_numbers_fold_to_one_symbol_per_kind():
+    assert fold_numbers("EA000000014CN 怎么还没到") == f"{NUMBER_SYMBOL} 怎么还没到"
+    assert fold_numbers("ea 1234 5678 9cn到哪了") == f"{NUMBER_SYMBOL}到哪了"
+    assert fold_numbers("订单号：231102-739164028553710 多谢") == f"订单号：{NUMBER_SYMBOL} 多谢"
+    assert fold_numbers("单号9876122202972") == f"单号{NUMBER_SYMBOL}"
+    assert fold_numbers("电话改成139****1256") == f"电话改成{PHONE_SYMBOL}"
+    assert fold_numbers("打13812345678") == f"打{PHONE_SYMBOL}"
+    # times, dates, prices and short counts keep their digits
+    assert fold_numbers("4点来取 11月3号 2公斤 15元") == "4点来取 11月3号 2公斤 15元"
+
+
+def test_messages_differing_only_in_their_numbers_look_the_same():
+    train = [message(t, i) for t, i in [("快递 到 哪 了", "track_mail"), ("寄 件 多少 钱", "ask_fee"),
+                                        ("EA000000014CN", "inform")]]
+    folded, raw = TextFeatures(), TextFeatures(fold=False)
+    folded.fit_transform(train)
+    raw.fit_transform(train)
+    a, b = message("快递 到 哪 了 EA000000014CN"), message("快递 到 哪 了 RR123456785CN")
+    assert (folded.transform([a]) != folded.transform([b])).nnz == 0
+    assert (raw.transform([a]) != raw.transform([b])).nnz > 0
+
+    # a model persisted before folding existed (no `fold` attribute) still reads raw digits
+    del raw.fold
+    assert (raw.transform([a]) != raw.transform([b])).nnz > 0
