@@ -84,3 +84,19 @@ def test_messages_differing_only_in_their_numbers_look_the_same():
     # a model persisted before folding existed (no `fold` attribute) still reads raw digits
     del raw.fold
     assert (raw.transform([a]) != raw.transform([b])).nnz > 0
+
+
+def test_the_weights_are_read_in_place_when_a_message_is_scored(tmp_path):
+    """Scoring multiplies a sparse row by coef_.T; unless that is C-contiguous, scipy copies the
+    whole weight matrix on every message (it was most of a parse's time)."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    storage = LocalModelStorage(tmp_path)
+    component = BlendedIntentClassifier({}, storage, Resource("blend"))
+    intents = {"greet": ["你好 啊", "在 吗", "你好"], "goodbye": ["再见", "拜拜 了", "先 这样"],
+               "thank": ["谢谢", "多谢 了", "辛苦 了"]}
+    component.train(TrainingData([message(t, i) for i, ts in intents.items() for t in ts]))
+    loaded = BlendedIntentClassifier.load({}, storage, Resource("blend"), None)
+    for clf in (component.clf, loaded.clf):
+        assert clf.coef_.shape[0] == 3 and clf.coef_.T.flags["C_CONTIGUOUS"]
