@@ -185,7 +185,12 @@ FIRST_ANSWER = {
     "track_mail": "运输中",  # the number was carried with the pick: the status at once
     "collect_parcel": "取件码",
     "ask_fee": "首重",
-    "lost_item": "登记查找",  # the complaint form opens with the apology for a lost mail
+    # a complaint form opens with its own apology (domain.yml utter_complaint_<intent>)
+    "lost_item": "登记查找",
+    "staff_attitude": "态度不好",
+    "delivery_service": "没有按您的要求投递",
+    "damaged_item": "内件短少",
+    "fee_dispute": "核对资费明细",
 }
 
 
