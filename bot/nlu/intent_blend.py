@@ -27,13 +27,14 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.text.tracking import S10_RE
+
 logger = logging.getLogger(__name__)
 
 
 # Long numbers say which kind of number a customer gave, not what they want. As raw digits
 # they fill a message's n-grams with noise that dilutes its words (a message with an order
 # number leaned towards `inform`), so the linear model sees one symbol per kind instead.
-_S10_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\s?\d{4}\s?\d{4}\s?\d\s?[A-Za-z]{2}(?![A-Za-z0-9])")
 _MOBILE_RE = re.compile(r"(?<![0-9*])1[3-9]\d[\d*xX]{4}\d{4}(?![0-9*])")
 _DIGITS_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,3}\d[\d\- ]{4,}\d[A-Za-z]{0,3}(?![A-Za-z0-9])")
 PHONE_SYMBOL, NUMBER_SYMBOL = "\u24c5", "\u24c3"  # circled P, circled N
@@ -42,7 +43,7 @@ PHONE_SYMBOL, NUMBER_SYMBOL = "\u24c5", "\u24c3"  # circled P, circled N
 def fold_numbers(text: str) -> str:
     """`text` with mobile numbers (masked or not) folded to one symbol, and S10 tracking
     numbers and other runs of 6+ digits (tracking, order and landline numbers) to another."""
-    text = _S10_RE.sub(NUMBER_SYMBOL, text)
+    text = S10_RE.sub(NUMBER_SYMBOL, text)
     text = _MOBILE_RE.sub(PHONE_SYMBOL, text)
     return _DIGITS_RE.sub(NUMBER_SYMBOL, text)
 

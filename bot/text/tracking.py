@@ -18,7 +18,7 @@ PARCEL13_PREFIXES = ("96", "98", "99")
 
 # Candidates as customers type them: S10 possibly in lower case and with inner spaces,
 # 13-digit numbers possibly split by spaces or dashes in groups.
-_S10_RE = re.compile(
+S10_RE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{2})\s?(\d{4})\s?(\d{4})\s?(\d)\s?([A-Za-z]{2})(?![A-Za-z0-9])"
 )
 _D13_RE = re.compile(r"(?<![A-Za-z0-9\d])(\d{13})(?!\d)")
@@ -127,7 +127,7 @@ def find_all(text: str) -> list[Found]:
     13-digit strings with an unknown prefix are not numbers we issue; they are skipped.
     """
     found: list[Found] = []
-    for m in _S10_RE.finditer(text):
+    for m in S10_RE.finditer(text):
         number = parse(m.group(0))
         if number:
             found.append(Found(m.start(), m.end(), m.group(0), number))
