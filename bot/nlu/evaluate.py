@@ -11,7 +11,14 @@ scores the model on
   number, tracking number or mobile number put before or after it (seeded, so every run sees
   the same messages). The request does not change, so neither should the intent: this measures
   how far a number alone pulls the model (and the baseline) off, and whether the number is
-  still found as an entity.
+  still found as an entity,
+* the conversations set (``tests/nlu/conversations/*.yml``) and, with ``--sealed``, its sealed
+  part (``conversations/sealed/``): customer turns of chats, calls and posts written as whole
+  conversations by people who never saw the taxonomy nor the training data, each turn labelled
+  afterwards by two annotators who saw only the taxonomy and the conversation (kept where they
+  agreed). Unlike the realistic set, nobody wrote these to a label, so they come out the way
+  real messages do: replies that lean on what the agent asked, several problems at once,
+  remarks about the goods. It is the set that behaves most like real customer messages.
 
 A message the model sends to ``nlu_fallback`` counts as wrong. Each set gets accuracy,
 macro-F1 and the fallback rate, per intent and per register, beside a plain baseline: TF-IDF
@@ -38,6 +45,8 @@ FALLBACK = "nlu_fallback"
 HELD_OUT = "held-out"
 REALISTIC = "realistic"
 SEALED = "sealed"
+CONVERSATIONS = "conversations"
+CONVERSATIONS_SEALED = "conversations-sealed"
 # Entities the realistic sets annotate (the others are left unmarked there).
 REALISTIC_ENTITIES = ("tracking_number", "phone_number")
 WITH_NUMBERS = "realistic+numbers"
@@ -167,7 +176,7 @@ def load_examples(path: Path) -> list[Example]:
 def evaluation_sets(root: Path, sealed: bool = False,
                     numbers: bool = True) -> dict[str, list[Example]]:
     """The sets under ``root`` (tests/nlu): held-out, realistic, realistic with numbers added
-    (unless `numbers` is false) and, when asked, sealed."""
+    (unless `numbers` is false), conversations and, when asked, the sealed parts."""
     sets = {HELD_OUT: load_examples(root)}
     if (root / REALISTIC).is_dir():
         sets[REALISTIC] = load_examples(root / REALISTIC)
@@ -177,6 +186,10 @@ def evaluation_sets(root: Path, sealed: bool = False,
         if not (root / REALISTIC / SEALED).is_dir():
             raise FileNotFoundError(f"no sealed set under {root / REALISTIC / SEALED}")
         sets[SEALED] = load_examples(root / REALISTIC / SEALED)
+    if (root / CONVERSATIONS).is_dir():
+        sets[CONVERSATIONS] = load_examples(root / CONVERSATIONS)
+        if sealed and (root / CONVERSATIONS / SEALED).is_dir():
+            sets[CONVERSATIONS_SEALED] = load_examples(root / CONVERSATIONS / SEALED)
     return sets
 
 
@@ -494,11 +507,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/postdesk.tar.gz"))
     parser.add_argument("--data", type=Path, default=Path("tests/nlu"),
-                        help="the evaluation root (held-out *.yml, realistic/, realistic/sealed/)")
+                        help="the evaluation root (held-out *.yml, realistic/, conversations/, and their sealed/)")
     parser.add_argument("--train-data", type=Path, default=Path("data/nlu"),
                         help="what the baseline is trained on (the model's training data)")
     parser.add_argument("--sealed", action="store_true",
-                        help="also score the sealed part (figures only, no list of misses)")
+                        help="also score the sealed parts (figures only, no list of misses)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
     if not args.model.exists():
@@ -512,7 +525,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name, result in results.items():
         base = baseline.predict([e.text for e in result.examples])
         figures[name] = set_summary(result, base)
-        if name != SEALED:
+        if name not in (SEALED, CONVERSATIONS_SEALED):
             (args.out / f"misses_{name}.txt").write_text(misses_text(result, base),
                                                           encoding="utf-8")
     write_reports(results[HELD_OUT], args.out)

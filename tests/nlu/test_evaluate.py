@@ -76,6 +76,21 @@ def test_the_sealed_part_is_read_only_when_asked(tmp_path: Path) -> None:
         evaluation_sets(tmp_path / "realistic", sealed=True)
 
 
+def test_the_conversations_set_and_its_sealed_part(tmp_path: Path) -> None:
+    write_set(tmp_path, "tracking", "track_mail", ["到哪了"])
+    write_set(tmp_path / "realistic", "dialect", "track_mail", ["我的件走到哪点了嘛"])
+    write_set(tmp_path / "realistic" / "sealed", "dialect", "track_mail", ["件到哪点喽"])
+    write_set(tmp_path / "conversations", "ecommerce_chat", "inform", ["就是那个蓝色的"])
+    write_set(tmp_path / "conversations" / "sealed", "phone_asr", "affirm", ["对对对 就是"])
+    sets = evaluation_sets(tmp_path, numbers=False)
+    assert set(sets) == {"held-out", "realistic", "conversations"}
+    # the conversations are not part of the held-out split (only *.yml directly in the root)
+    assert [e.text for e in sets["held-out"]] == ["到哪了"]
+    assert [(e.register, e.intent) for e in sets["conversations"]] == [("ecommerce_chat", "inform")]
+    sealed = evaluation_sets(tmp_path, sealed=True, numbers=False)
+    assert [e.text for e in sealed["conversations-sealed"]] == ["对对对 就是"]
+
+
 def test_numbers_are_added_to_requests_with_their_entities() -> None:
     from bot.text import phones, tracking
 
