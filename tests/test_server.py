@@ -176,9 +176,9 @@ def test_action_server_down_the_customer_is_told(stack: Stack) -> None:
 
 # Vague messages with a mail number. Which of them the model is unsure about changes with the
 # training data, so the tests ask the server and take the first it falls back on.
-VAGUE_WITH_NUMBER = ("EA000000005CN 问一下包裹", "EA000000005CN 咨询一下",
-                     "EA000000005CN 包裹 问问", "EA000000005CN 那个包裹的事",
-                     "EA000000005CN 包裹")
+VAGUE_WITH_NUMBER = ("EA000000005CN 包裹咋个说", "EA000000005CN 问一下包裹",
+                     "EA000000005CN 咨询一下", "EA000000005CN 包裹 问问",
+                     "EA000000005CN 那个包裹的事", "EA000000005CN 包裹")
 UNSURE = "那个包裹"
 # What each offered request answers first, so a test can tell the flow went on.
 FIRST_ANSWER = {

@@ -507,7 +507,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/postdesk.tar.gz"))
     parser.add_argument("--data", type=Path, default=Path("tests/nlu"),
-                        help="the evaluation root (held-out *.yml, realistic/, conversations/, and their sealed/)")
+                        help="the evaluation root (held-out *.yml, realistic/, conversations/, "
+                             "and their sealed/)")
     parser.add_argument("--train-data", type=Path, default=Path("data/nlu"),
                         help="what the baseline is trained on (the model's training data)")
     parser.add_argument("--sealed", action="store_true",

@@ -160,3 +160,14 @@ def test_calibration_prefers_accuracy_but_keeps_catching_noise() -> None:
     assert (chosen.threshold, chosen.ambiguity) == (0.3, 0.05)
     assert (chosen.realistic_accuracy, chosen.caught) == (2 / 3, 1.0)
     assert calibrate.best(points, min_caught=1.01) is None
+
+
+def test_calibration_puts_the_conversations_set_first() -> None:
+    """A pair that keeps a conversation turn wins over one that is as good on the realistic set."""
+    realistic = [reading("ask_fee", "ask_fee", 0.5, 0.1)]
+    noise = [reading("out_of_scope", "greet", 0.12, 0.05)]
+    conversations = [reading("inform", "inform", 0.17, 0.1)]
+    points = [calibrate.point(t, 0.02, realistic, [], noise, conversations) for t in (0.15, 0.2)]
+    assert [p.conversations_accuracy for p in points] == [1.0, 0.0]
+    assert [p.realistic_accuracy for p in points] == [1.0, 1.0]
+    assert calibrate.best(points, min_caught=1.0).threshold == 0.15
