@@ -8,22 +8,15 @@ realistic set scored 0.60 here, where real messages had given 0.62), so its floo
 are there to catch a regression, not to flatter."""
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
 from bot.nlu.evaluate import FALLBACK, Result
-from tests.nlu.test_realistic import REGISTERS
+from tests.nlu.test_realistic import REGISTERS, counts
 from tests.support.model import ROOT, baseline_accuracy
 from tests.support.nlu_data import TAXONOMY_INTENTS, examples_in, plain
 
 CONVERSATIONS = ROOT / "tests" / "nlu" / "conversations"
 SEALED = CONVERSATIONS / "sealed"
-
-
-def counts(folder: Path) -> Counter:
-    return Counter({intent: len(lines) for intent, lines in examples_in(folder).items()})
 
 
 def test_both_parts_are_there_with_the_taxonomy_names() -> None:
