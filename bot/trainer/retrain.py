@@ -3,13 +3,14 @@ that is no worse than the one in service.
 
 1. ``rasa data validate`` on the data, domain and config: invalid data stops here.
 2. ``rasa train`` into ``models/candidates/<time>-<data hash>.tar.gz`` (Rasa's own epoch bars).
-3. Evaluation of the candidate on the held-out split (``tests/nlu``) and the realistic set
-   (``tests/nlu/realistic``; never its sealed part), with a progress bar.
+3. Evaluation of the candidate on the held-out split (``tests/nlu``), the realistic set
+   (``tests/nlu/realistic``) and the conversations set (``tests/nlu/conversations``), never
+   their sealed parts, with a progress bar.
 4. The deployed model's scores come from the registry; with an empty registry the current
    ``models/postdesk.tar.gz`` is evaluated and recorded as the baseline in service.
 5. The gate (`bot.trainer.gate`): lower intent macro-F1, an intent's F1 more than 3 points
-   lower, or lower accuracy on the realistic set refuses the candidate and says which and why
-   (exit status 1).
+   lower, lower accuracy on the realistic set or accuracy on the conversations set more than
+   2 points lower refuses the candidate and says which and why (exit status 1).
 6. A passing candidate is deployed to the running Rasa server (`bot.trainer.deploy`), unless
    ``--no-deploy``.
 """
@@ -122,12 +123,13 @@ def train(inputs: Inputs, name: str, out: TextIO) -> Optional[Path]:
 
 
 def score(model: Path, heldout: Path) -> dict:
-    """The registry metrics of `model` on the held-out split and, when `heldout` has one, the
-    realistic set (progress bar on stderr)."""
-    from bot.nlu.evaluate import HELD_OUT, REALISTIC, evaluate_sets, evaluation_sets
+    """The registry metrics of `model` on the held-out split and, when `heldout` has them, the
+    realistic and conversations sets (progress bar on stderr)."""
+    from bot.nlu.evaluate import (CONVERSATIONS, HELD_OUT, REALISTIC, evaluate_sets,
+                                  evaluation_sets)
 
     results = evaluate_sets(model, evaluation_sets(heldout, numbers=False), progress=True)
-    return gate.metrics_of(results[HELD_OUT], results.get(REALISTIC))
+    return gate.metrics_of(results[HELD_OUT], results.get(REALISTIC), results.get(CONVERSATIONS))
 
 
 def in_service(registry: Registry, heldout: Path, now: datetime, out: TextIO) -> ModelRecord | None:

@@ -58,6 +58,21 @@ def test_lower_accuracy_on_the_realistic_set_is_refused() -> None:
     assert gate.judge(worse, DEPLOYED).deploy
 
 
+def test_the_conversations_set_refuses_a_drop_beyond_its_tolerance() -> None:
+    deployed = {**DEPLOYED, "conversations_accuracy": 0.6504}
+    within = {**metrics(0.91), "conversations_accuracy": 0.6341}  # 4 of 246 messages fewer
+    beyond = {**metrics(0.91), "conversations_accuracy": 0.6301}  # 5 fewer
+    assert gate.judge(within, deployed).deploy
+    verdict = gate.judge(beyond, deployed)
+    assert not verdict.deploy
+    assert verdict.reasons == ["accuracy on the conversations set dropped from 0.6504 to "
+                               "0.6301 (-2.0 points, more than 2)"]
+    assert "gate: REFUSED" in gate.report(verdict)
+    # Only where both models were scored on it, and the tolerance is the caller's to set.
+    assert gate.judge(beyond, DEPLOYED).deploy
+    assert not gate.judge(within, deployed, conversations_tolerance=0.0).deploy
+
+
 def test_the_data_hash_changes_with_any_input(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.yml").write_text("nlu: []\n")
