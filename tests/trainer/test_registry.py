@@ -59,14 +59,14 @@ def test_lower_accuracy_on_the_realistic_set_is_refused() -> None:
 
 
 def test_the_conversations_set_refuses_a_drop_beyond_its_tolerance() -> None:
-    deployed = {**DEPLOYED, "conversations_accuracy": 0.6504}
-    within = {**metrics(0.91), "conversations_accuracy": 0.6341}  # 4 of 246 messages fewer
-    beyond = {**metrics(0.91), "conversations_accuracy": 0.6301}  # 5 fewer
+    deployed = {**DEPLOYED, "conversations_accuracy": 0.7060}  # 341 of 483
+    within = {**metrics(0.91), "conversations_accuracy": 0.6874}  # 9 messages fewer
+    beyond = {**metrics(0.91), "conversations_accuracy": 0.6853}  # 10 fewer
     assert gate.judge(within, deployed).deploy
     verdict = gate.judge(beyond, deployed)
     assert not verdict.deploy
-    assert verdict.reasons == ["accuracy on the conversations set dropped from 0.6504 to "
-                               "0.6301 (-2.0 points, more than 2)"]
+    assert verdict.reasons == ["accuracy on the conversations set dropped from 0.7060 to "
+                               "0.6853 (-2.1 points, more than 2)"]
     assert "gate: REFUSED" in gate.report(verdict)
     # Only where both models were scored on it, and the tolerance is the caller's to set.
     assert gate.judge(beyond, DEPLOYED).deploy
