@@ -4,8 +4,8 @@ labelled afterwards by two annotators (kept where both agreed). Never trained on
 part is only scored when asked (make evaluate SEALED=1), never here.
 
 This is the set that behaves like real customer messages (the model that scored 0.986 on the
-realistic set scored 0.60 here, where real messages had given 0.62), so its floors are low and
-are there to catch a regression, not to flatter."""
+realistic set scored 0.60 on its first 246 turns, where real messages had given 0.62), so its
+floors are low and are there to catch a regression, not to flatter."""
 from __future__ import annotations
 
 import pytest
@@ -49,18 +49,20 @@ def conversations(model_results: dict[str, Result]) -> Result:
 
 
 def test_the_model_holds_its_ground_on_the_conversations(conversations) -> None:
-    """Floors a little under what the model measures (0.650 accuracy, about 9% of the requests
-    sent to the clarifying question): a change that loses several of these messages fails."""
-    assert conversations.accuracy >= 0.62, conversations.by_register()
+    """Floors a little under what the model measures (0.710 accuracy on 483 turns, 7% of
+    the requests sent to the clarifying question): a change that loses a dozen of these
+    messages fails."""
+    assert conversations.accuracy >= 0.685, conversations.by_register()
     requests = [p for e, p in zip(conversations.examples, conversations.predictions)
                 if e.intent != "out_of_scope"]
     assert sum(p.intent == FALLBACK for p in requests) / len(requests) <= 0.12
 
 
 def test_the_model_is_not_far_behind_the_plain_baseline(conversations) -> None:
-    """On text like this the plain baseline is a little ahead (0.679 against 0.650 on the
-    iterating part, 0.676 against 0.668 on the sealed one: it never sends a message to the
-    clarifying question, which counts as wrong here). The blend must not fall further behind."""
+    """On text like this the plain baseline is a little ahead (0.731 against 0.710 on the
+    iterating part: it never sends a message to the clarifying question, which counts as wrong
+    here, and without the clarifying question the blend scores 0.731 too). The blend must not
+    fall further behind."""
     base_accuracy = baseline_accuracy(conversations.examples)
     assert conversations.accuracy >= base_accuracy - 0.05, (conversations.accuracy, base_accuracy)
 
