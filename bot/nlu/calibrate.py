@@ -97,17 +97,19 @@ def _share(flags: Sequence[bool]) -> float:
 def point(threshold: float, ambiguity: float, realistic: Sequence[Reading],
           heldout: Sequence[Reading], noise: Sequence[Reading],
           conversations: Sequence[Reading] = ()) -> Point:
-    """Replay the rule on every reading with these thresholds."""
-    real = [r for r in realistic if r.gold != OUT_OF_SCOPE]
-    said = [decide(r, threshold, ambiguity) for r in realistic]
-    junk = [r for r in realistic if r.gold == OUT_OF_SCOPE] + list(noise)
+    """Replay the rule on every reading with these thresholds (each reading decided once)."""
+    def said(readings: Sequence[Reading]) -> list[tuple[str, str]]:
+        return [(r.gold, decide(r, threshold, ambiguity)) for r in readings]
+
+    real = said(realistic)
+    junk = [s for gold, s in real if gold == OUT_OF_SCOPE] + [s for _, s in said(noise)]
     return Point(
         threshold, ambiguity,
-        _share([s == r.gold for s, r in zip(said, realistic)]),
-        _share([decide(r, threshold, ambiguity) == FALLBACK for r in real]),
-        _share([decide(r, threshold, ambiguity) == r.gold for r in heldout]),
-        _share([decide(r, threshold, ambiguity) in (FALLBACK, OUT_OF_SCOPE) for r in junk]),
-        _share([decide(r, threshold, ambiguity) == r.gold for r in conversations]),
+        _share([s == gold for gold, s in real]),
+        _share([s == FALLBACK for gold, s in real if gold != OUT_OF_SCOPE]),
+        _share([s == gold for gold, s in said(heldout)]),
+        _share([s in (FALLBACK, OUT_OF_SCOPE) for s in junk]),
+        _share([s == gold for gold, s in said(conversations)]),
     )
 
 

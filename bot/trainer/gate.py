@@ -33,9 +33,13 @@ class Verdict:
     intent_deltas: dict[str, float]  # intent -> candidate F1 minus deployed F1
 
 
-def metrics_of(result: Any, realistic: Any = None, conversations: Any = None) -> dict[str, Any]:
-    """The registry's metrics of an evaluation (`bot.nlu.evaluate.Result`s: the held-out
-    split, and the realistic and conversations sets when there are)."""
+def metrics_of(results: dict[str, Any]) -> dict[str, Any]:
+    """The registry's metrics of an evaluation (`bot.nlu.evaluate.evaluate_sets`' results by
+    set name: the held-out split, and the realistic and conversations sets when there are)."""
+    from bot.nlu.evaluate import CONVERSATIONS, HELD_OUT, REALISTIC
+
+    result, realistic, conversations = (results[HELD_OUT], results.get(REALISTIC),
+                                        results.get(CONVERSATIONS))
     intents = {name: round(float(row["f1-score"]), 4)
                for name, row in result.intent_report.items()
                if isinstance(row, dict) and name not in ("macro avg", "weighted avg", "micro avg")}

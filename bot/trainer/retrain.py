@@ -125,11 +125,10 @@ def train(inputs: Inputs, name: str, out: TextIO) -> Optional[Path]:
 def score(model: Path, heldout: Path) -> dict:
     """The registry metrics of `model` on the held-out split and, when `heldout` has them, the
     realistic and conversations sets (progress bar on stderr)."""
-    from bot.nlu.evaluate import (CONVERSATIONS, HELD_OUT, REALISTIC, evaluate_sets,
-                                  evaluation_sets)
+    from bot.nlu.evaluate import evaluate_sets, evaluation_sets
 
-    results = evaluate_sets(model, evaluation_sets(heldout, numbers=False), progress=True)
-    return gate.metrics_of(results[HELD_OUT], results.get(REALISTIC), results.get(CONVERSATIONS))
+    return gate.metrics_of(evaluate_sets(model, evaluation_sets(heldout, numbers=False),
+                                         progress=True))
 
 
 def in_service(registry: Registry, heldout: Path, now: datetime, out: TextIO) -> ModelRecord | None:

@@ -63,11 +63,9 @@ def fast_config(source: Path, target: Path) -> None:
 @pytest.fixture(scope="module")
 def baseline_metrics(model_results: dict) -> dict:
     """What `retrain.score` gives the model in service, from the session's one parse of it."""
-    from bot.nlu.evaluate import CONVERSATIONS, HELD_OUT, REALISTIC
     from bot.trainer.gate import metrics_of
 
-    metrics = metrics_of(model_results[HELD_OUT], model_results.get(REALISTIC),
-                         model_results.get(CONVERSATIONS))
+    metrics = metrics_of(model_results)
     # The realistic and conversations sets are part of the gate.
     assert {"realistic_accuracy", "conversations_accuracy"} <= set(metrics)
     return metrics
