@@ -183,6 +183,13 @@ class Registry:
                                      reasons=list(reasons))
             return records[index]
 
+    def rescore(self, model_id: int, metrics: dict[str, Any]) -> ModelRecord:
+        """Replace a model's scores with ones taken again (on evaluation sets that changed)."""
+        with self._locked() as records:
+            index = _index(records, model_id)
+            records[index] = replace(records[index], metrics=metrics)
+            return records[index]
+
     def mark_deployed(self, model_id: int, now: datetime, rollback: bool = False,
                       replicas: Mapping[str, int] | None = None) -> ModelRecord:
         """`model_id` is now in service; the one before is retired and remembered as previous.

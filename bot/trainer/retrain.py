@@ -6,7 +6,10 @@ that is no worse than the one in service.
 3. Evaluation of the candidate on the held-out split (``tests/nlu``), the realistic set
    (``tests/nlu/realistic``) and the conversations set (``tests/nlu/conversations``), never
    their sealed parts, with a progress bar.
-4. The deployed model's scores come from the registry; with an empty registry the current
+4. The deployed model's scores come from the registry when they were taken on the sets as they
+   are now (a digest of their files is recorded with the scores); when a set has changed since,
+   the deployed model is scored again on the current sets and its record updated, so that both
+   models are judged on the same messages. With an empty registry the current
    ``models/postdesk.tar.gz`` is evaluated and recorded as the baseline in service.
 5. The gate (`bot.trainer.gate`): lower intent macro-F1, an intent's F1 more than 3 points
    lower, lower accuracy on the realistic set or accuracy on the conversations set more than
@@ -16,6 +19,7 @@ that is no worse than the one in service.
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -122,24 +126,58 @@ def train(inputs: Inputs, name: str, out: TextIO) -> Optional[Path]:
     return model if code == 0 and model.is_file() else None
 
 
+# The key of a model's metrics that records which evaluation files they were taken on.
+SETS_KEY = "sets"
+
+
+def sets_digest(heldout: Path) -> str:
+    """SHA-256 over the files `score` evaluates on: the ``*.yml`` of the held-out split and of
+    the realistic and conversations sets (not their sealed parts), by path and content."""
+    from bot.nlu.evaluate import CONVERSATIONS, REALISTIC
+
+    digest = hashlib.sha256()
+    for folder in (heldout, heldout / REALISTIC, heldout / CONVERSATIONS):
+        for file in sorted(folder.glob("*.yml")):
+            digest.update(str(file.relative_to(heldout)).encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def score(model: Path, heldout: Path) -> dict:
     """The registry metrics of `model` on the held-out split and, when `heldout` has them, the
-    realistic and conversations sets (progress bar on stderr)."""
+    realistic and conversations sets (progress bar on stderr), with the digest of those sets."""
     from bot.nlu.evaluate import evaluate_sets, evaluation_sets
 
-    return gate.metrics_of(evaluate_sets(model, evaluation_sets(heldout, numbers=False),
-                                         progress=True))
+    metrics = gate.metrics_of(evaluate_sets(model, evaluation_sets(heldout, numbers=False),
+                                            progress=True))
+    return {**metrics, SETS_KEY: sets_digest(heldout)}
 
 
 def in_service(registry: Registry, heldout: Path, now: datetime, out: TextIO) -> ModelRecord | None:
-    """The deployed model; with an empty registry the baseline model is scored and recorded."""
+    """The deployed model, with scores taken on the current evaluation sets.
+
+    With an empty registry the baseline model is scored and recorded. A deployed model scored
+    on other sets (one has grown since, or it was scored before digests were recorded) is
+    scored again and its record updated; if its file is gone, its recorded scores stand.
+    """
     current = registry.deployed()
-    if current is not None or registry.all() or not BASELINE.is_file():
+    if current is None:
+        if registry.all() or not BASELINE.is_file():
+            return None
+        out.write(f"no model in the registry yet: scoring {BASELINE.name} "
+                  f"as the model in service\n")
+        record = registry.register(BASELINE, data_hash(), score(BASELINE, heldout), now,
+                                   status=DEPLOYED, note=f"baseline: {BASELINE.name}")
+        return registry.mark_deployed(record.id, now)
+    if current.metrics.get(SETS_KEY) == sets_digest(heldout):
         return current
-    out.write(f"no model in the registry yet: scoring {BASELINE.name} as the model in service\n")
-    record = registry.register(BASELINE, data_hash(), score(BASELINE, heldout), now,
-                               status=DEPLOYED, note=f"baseline: {BASELINE.name}")
-    return registry.mark_deployed(record.id, now)
+    if not Path(current.file).is_file():
+        out.write(f"the evaluation sets changed since model {current.id} was scored, and its file "
+                  f"{current.file} is gone: comparing with the scores recorded then\n")
+        return current
+    out.write(f"the evaluation sets changed since model {current.id} was scored: scoring it again "
+              f"on the current sets\n")
+    return registry.rescore(current.id, score(Path(current.file), heldout))
 
 
 def retrain(inputs: Inputs, registry: Registry, deployer: Optional[Callable[[int], str]],

@@ -193,6 +193,80 @@ def test_the_first_retrain_scores_the_baseline_before_judging(
         (1, "deployed", "postdesk.tar.gz"), (2, "refused", "cand.tar.gz")]
 
 
+def _retrain_against(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: dict,
+                     scores: dict[str, dict], keep_file: bool = True) -> tuple[int, str, Registry]:
+    """Retrain (training and scoring faked) against a deployed model whose recorded scores
+    are `recorded`; `scores` are what scoring each model file gives now."""
+    import io
+
+    from bot.trainer import retrain
+
+    heldout = tmp_path / "nlu"
+    (heldout / "conversations").mkdir(parents=True)
+    (heldout / "track.yml").write_text("nlu: []\n")
+    (heldout / "conversations" / "chats.yml").write_text("nlu: []\n")
+    deployed = tmp_path / "live.tar.gz"
+    deployed.write_bytes(b"live")
+    registry = Registry(tmp_path / "registry.json")
+    live = registry.register(deployed, "a" * 64, recorded, NOW, status="deployed")
+    registry.mark_deployed(live.id, NOW)
+    if not keep_file:
+        deployed.unlink()
+    monkeypatch.setattr(retrain, "validate", lambda inputs, out: True)
+
+    def train(inputs, name, out):  # type: ignore[no-untyped-def]
+        model = tmp_path / "cand.tar.gz"
+        model.write_bytes(b"candidate")
+        return model
+
+    calls: list[str] = []
+
+    def score(model: Path, held: Path) -> dict:
+        calls.append(model.name)
+        return {**scores[model.name], retrain.SETS_KEY: retrain.sets_digest(held)}
+
+    monkeypatch.setattr(retrain, "train", train)
+    monkeypatch.setattr(retrain, "score", score)
+    monkeypatch.setattr(retrain.Inputs, "digest", lambda self: "d" * 64)
+    out = io.StringIO()
+    code = retrain.retrain(retrain.Inputs(heldout=heldout), registry, deployer=None, out=out,
+                           now=lambda: NOW)
+    return code, out.getvalue() + f"\nscored: {calls}", registry
+
+
+def test_a_deployed_model_scored_on_older_sets_is_scored_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conversations set that grew: the model in service was recorded at 0.70 on the old
+    set; on the current one it scores 0.66, so a candidate at 0.67 is no worse and passes."""
+    from bot.trainer.retrain import SETS_KEY
+
+    old = {**metrics(0.91), "conversations_accuracy": 0.70, SETS_KEY: "old sets"}
+    now = {"live.tar.gz": {**metrics(0.91), "conversations_accuracy": 0.66},
+           "cand.tar.gz": {**metrics(0.91), "conversations_accuracy": 0.67}}
+    code, out, registry = _retrain_against(tmp_path, monkeypatch, old, now)
+    assert code == 0, out
+    assert "changed since model 1 was scored: scoring it again" in out
+    assert "scored: ['live.tar.gz', 'cand.tar.gz']" in out
+    live = registry.get(1)
+    assert live.status == "deployed" and live.metrics["conversations_accuracy"] == 0.66
+    # Scored on the current sets now: the next retrain takes the record as it is.
+    code, out, _ = _retrain_against(tmp_path / "again", monkeypatch, live.metrics, now)
+    assert code == 0 and "scoring it again" not in out and "scored: ['cand.tar.gz']" in out, out
+
+
+def test_scores_on_older_sets_stand_when_the_deployed_file_is_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.trainer.retrain import SETS_KEY
+
+    old = {**metrics(0.91), "conversations_accuracy": 0.70, SETS_KEY: "old sets"}
+    now = {"cand.tar.gz": {**metrics(0.91), "conversations_accuracy": 0.67}}
+    code, out, registry = _retrain_against(tmp_path, monkeypatch, old, now, keep_file=False)
+    assert code == 1, out
+    assert "is gone: comparing with the scores recorded then" in out
+    assert "accuracy on the conversations set dropped from 0.7000 to 0.6700" in out
+    assert registry.get(1).metrics["conversations_accuracy"] == 0.70
+
+
 def test_the_registry_hashes_what_the_makefile_trains_from():
     """A model's data hash covers every source file `make train` retrains for."""
     import re
