@@ -120,9 +120,15 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """diet_weight: share of DIET in the blend; C: inverse regularisation of the LR;
-        fold_numbers: whether the LR sees long numbers as one symbol per kind."""
-        return {"diet_weight": 0.5, "C": 10.0, "max_iter": 3000, "ranking_length": 10,
-                "fold_numbers": True}
+        tol: the LR's stopping tolerance; fold_numbers: whether the LR sees long numbers as one
+        symbol per kind.
+
+        At 17,300 examples (conversation rounds 1-6) saga at scikit-learn's tolerance of 1e-4
+        had not converged after 10 minutes; at 1e-3 it stops after 44 epochs (19 s) with the
+        same predictions as lbfgs run to convergence (266 s) on the held-out split, the
+        realistic set and the conversations set."""
+        return {"diet_weight": 0.5, "C": 10.0, "max_iter": 3000, "tol": 1e-3,
+                "ranking_length": 10, "fold_numbers": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
                  resource: Resource, model: Optional[Dict[str, Any]] = None) -> None:
@@ -144,7 +150,8 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         self.features = TextFeatures(fold=self.config["fold_numbers"])
         self.clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"],
-                                      class_weight="balanced", solver="saga", random_state=7)
+                                      tol=self.config["tol"], class_weight="balanced",
+                                      solver="saga", random_state=7)
         self.clf.fit(self.features.fit_transform(examples), [e.get(INTENT) for e in examples])
         _column_major(self.clf)
         self.persist()
