@@ -6,7 +6,8 @@ examples sorted by text, a fixed header), so an unchanged inbox writes nothing a
 make ``make train`` retrain.
 
 * **Topic**: an intent's examples go to the topic of the ``data/nlu`` files that hold most
-  of its hand-written examples (``tracking_more.yml`` counts for ``tracking``).
+  of its hand-written examples (``tracking_more.yml`` counts for ``tracking``; the
+  conversation rounds' ``conversations_*.yml`` only when no other file holds the intent).
 * **Personal data**: tracking numbers, ID numbers and phones are replaced by placeholders of
   the same length and layout (so entity spans stay valid): phones by mobiles from a fixed
   list (a landline keeps its area code), ID numbers by synthetic Yunnan IDs with a valid
@@ -157,13 +158,23 @@ def topic_of(stem: str) -> str:
     return topic or "other"
 
 
+# Files of a way of writing data, not of a topic: the conversation rounds hold turns of every
+# intent (most of some, e.g. track_mail), so they name an intent's topic only when nothing else
+# holds it.
+NOT_TOPICS = frozenset({"conversations"})
+
+
 def topics(examples: Iterable[tuple[str, str, Path]]) -> dict[str, str]:
-    """Each intent's topic: the one whose files hold most of its examples (ties: by name)."""
+    """Each intent's topic: the one whose files hold most of its examples (ties: by name),
+    leaving out the conversation rounds' files unless an intent has no other."""
     counts: dict[str, Counter] = defaultdict(Counter)
     for intent, _text, path in examples:
         counts[intent][topic_of(path.stem)] += 1
-    return {intent: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-            for intent, c in counts.items()}
+    out = {}
+    for intent, c in counts.items():
+        named = Counter({k: n for k, n in c.items() if k not in NOT_TOPICS}) or c
+        out[intent] = min(named.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return out
 
 
 # --- placeholders -------------------------------------------------------------------------

@@ -420,3 +420,13 @@ def test_main_export_prints_the_summary(tmp_path: Path, data_dirs: DataDirs,
     assert f"conflict #{conflict} [delivery_delay] 我的件到哪了" in out
     engine.dispose()
     assert main_export(["--data-dir", str(tmp_path / "nowhere")]) == 2
+
+
+def test_the_conversation_rounds_name_a_topic_only_for_intents_nothing_else_holds() -> None:
+    """track_mail has more turns in conversations_*.yml than in tracking*.yml, yet its
+    annotations go to reviewed_tracking.yml; an intent only the rounds hold goes there."""
+    data = Path("data/nlu")
+    examples = ([("track_mail", f"t{i}", data / "conversations_calls.yml") for i in range(5)]
+                + [("track_mail", f"u{i}", data / "tracking_more.yml") for i in range(2)]
+                + [("greet", "你好", data / "conversations_openers.yml")])
+    assert exporter.topics(examples) == {"track_mail": "tracking", "greet": "conversations"}
