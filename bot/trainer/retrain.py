@@ -19,7 +19,6 @@ that is no worse than the one in service.
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -135,12 +134,8 @@ def sets_digest(heldout: Path) -> str:
     the realistic and conversations sets (not their sealed parts), by path and content."""
     from bot.nlu.evaluate import CONVERSATIONS, REALISTIC
 
-    digest = hashlib.sha256()
-    for folder in (heldout, heldout / REALISTIC, heldout / CONVERSATIONS):
-        for file in sorted(folder.glob("*.yml")):
-            digest.update(str(file.relative_to(heldout)).encode() + b"\0")
-            digest.update(file.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return data_hash([file for folder in (heldout, heldout / REALISTIC, heldout / CONVERSATIONS)
+                      for file in sorted(folder.glob("*.yml"))])
 
 
 def score(model: Path, heldout: Path) -> dict:
