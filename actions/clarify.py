@@ -6,8 +6,9 @@ as buttons (numbered choices on WeChat). A button's payload is the intent with t
 the customer's message, so a pick continues the right flow with the number already known; the
 message itself is kept in the ``clarify_text`` slot (a complaint's description comes from it)
 and the trainers' inbox collects the pick as a labelled candidate (`bot.trainer.inbox`). When
-nothing plausible is left to offer, the customer is asked to rephrase; a second miss in a row
-hands the conversation to a person (data/rules/fallback.yml).
+nothing plausible is left to offer, or the message is punctuation alone ("。", "？？"), the
+customer is asked to rephrase; a second miss in a row hands the conversation to a person
+(data/rules/fallback.yml).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.text.normalize import punctuation_only
 from bot.text.payloads import intent_of_payload, payload
 
 # What each request is called when the customer is asked "您是想……还是……？".
@@ -91,7 +93,7 @@ class ActionClarify(Action):
         """Offer the two likeliest requests as buttons and keep the message; else ask again."""
         latest = tracker.latest_message
         options = choices(latest)
-        if len(options) < 2:
+        if len(options) < 2 or punctuation_only(latest.get("text") or ""):
             dispatcher.utter_message(response="utter_ask_rephrase")
             return [SlotSet("clarify_text", None)]
         entities = latest.get("entities") or []

@@ -259,6 +259,15 @@ def test_a_second_miss_in_a_row_hands_over_to_a_person(stack: Stack,
     assert [w.reason for w in waiting if w.sender_id == "rest:t-clarify-miss"] == ["fallback"]
 
 
+def test_punctuation_alone_is_asked_to_rephrase(stack: Stack) -> None:
+    """"。" has nothing to read a request in: the bot asks again, with no guesses to pick."""
+    url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+    _, parse = post(url, {"text": "。"}, headers={RASA_TOKEN_HEADER: TOKEN})
+    assert parse["intent"]["name"] == "nlu_fallback", parse["intent_ranking"][:3]
+    question, buttons = clarify(stack, "t-punctuation", "。")
+    assert "换个说法" in question and buttons == [], question
+
+
 def test_the_examples_of_the_issue_are_understood(stack: Stack) -> None:
     """Two messages that used to fall back: the stuck demo mail, and an arrival question."""
     url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"

@@ -48,12 +48,13 @@ AMBIGUITIES = [0.0, 0.01, 0.02, 0.03, 0.05, 0.08]
 
 @dataclass(frozen=True)
 class Reading:
-    """The classifier's two best real intents before the fallback rule."""
+    """The classifier's two best real intents before the fallback rule, and the message."""
 
     gold: str
     first: str
     first_confidence: float
     second_confidence: float
+    text: Optional[str] = None
 
 
 def reading(gold: str, parse: dict[str, Any]) -> Reading:
@@ -65,13 +66,14 @@ def reading(gold: str, parse: dict[str, Any]) -> Reading:
     first = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
     second = ranking[1] if len(ranking) > 1 else {"confidence": 0.0}
     return Reading(gold, first["name"], float(first.get("confidence") or 0.0),
-                   float(second.get("confidence") or 0.0))
+                   float(second.get("confidence") or 0.0), parse.get("text"))
 
 
 def decide(r: Reading, threshold: float, ambiguity: float,
            floor: float = OUT_OF_SCOPE_FLOOR) -> str:
     """What the pipeline's fallback rule (`bot.nlu.scoped_fallback.falls_back`) makes of `r`."""
-    if falls_back(r.first, r.first_confidence, r.second_confidence, threshold, ambiguity, floor):
+    if falls_back(r.first, r.first_confidence, r.second_confidence, threshold, ambiguity, floor,
+                  r.text):
         return FALLBACK
     return r.first
 

@@ -9,6 +9,10 @@ scope is a wide class that rarely gets a confident score, so here it stands from
 instead. A close second (``ambiguity_threshold``) still falls back, as does a flat ranking
 below the floor, where the bot honestly asks to rephrase. Every other intent follows Rasa's
 rule unchanged. The trainers' inbox still collects such messages as ``low_confidence``.
+
+A message of punctuation alone ("。", "？？", "……") falls back whatever the classifier says:
+it has nothing to read a request in, yet the classifier, which must rank some intent first,
+gave "。" to ``delivery_delay`` and "…" to ``inform``. `actions.clarify` then asks to rephrase.
 """
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.text.normalize import punctuation_only
 
 OUT_OF_SCOPE = "out_of_scope"
 # The least confidence a weak out-of-scope reading needs to stand (config: out_of_scope_floor).
@@ -30,9 +37,13 @@ OUT_OF_SCOPE_FLOOR = 0.15
 
 
 def falls_back(first: str, first_confidence: float, second_confidence: Optional[float],
-               threshold: float, ambiguity: float, floor: float = OUT_OF_SCOPE_FLOOR) -> bool:
-    """The rule: a close second, or a best reading below `threshold` unless it is
-    ``out_of_scope`` from `floor` up. The component and `bot.nlu.calibrate` both apply it."""
+               threshold: float, ambiguity: float, floor: float = OUT_OF_SCOPE_FLOOR,
+               text: Optional[str] = None) -> bool:
+    """The rule: a message of punctuation alone, a close second, or a best reading below
+    `threshold` unless it is ``out_of_scope`` from `floor` up. The component and
+    `bot.nlu.calibrate` both apply it."""
+    if text is not None and punctuation_only(text):
+        return True
     if second_confidence is not None and first_confidence - second_confidence < ambiguity:
         return True
     return first_confidence < threshold and not (first == OUT_OF_SCOPE
@@ -60,4 +71,5 @@ class ScopedFallbackClassifier(FallbackClassifier):
         return falls_back(intent.get(INTENT_NAME_KEY) or "",
                           float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0), second,
                           config["threshold"], config["ambiguity_threshold"],
-                          config.get("out_of_scope_floor", OUT_OF_SCOPE_FLOOR))
+                          config.get("out_of_scope_floor", OUT_OF_SCOPE_FLOOR),
+                          message.get(TEXT) or "")

@@ -10,6 +10,7 @@ the training data use it.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 REPLACEMENT = "\ufffd"
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -27,3 +28,14 @@ def clean_text(text: str) -> str:
     text = _SURROGATE_RE.sub(REPLACEMENT, text)
     text = text.translate(_FOLD)
     return _CONTROL_RE.sub("", text)
+
+
+# Unicode classes that carry nothing a request can be read from: punctuation, spaces and
+# mathematical or modifier signs ("。", "？？", "……", "~~~~", "／／／"). Letters, digits,
+# ideographs and emoji (class So: 👍 agrees, 😡 is cross) all carry something.
+_EMPTY_CLASSES = ("P", "Z", "Sm", "Sk", "Cc", "Cf")
+
+
+def punctuation_only(text: str) -> bool:
+    """True when `text` has no letter, digit, ideograph or emoji: nothing to read a request in."""
+    return not any(not unicodedata.category(c).startswith(_EMPTY_CLASSES) for c in text)

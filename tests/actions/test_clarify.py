@@ -77,6 +77,16 @@ async def test_with_nothing_plausible_to_offer_it_asks_to_rephrase(domain: dict[
     assert slots_of(events) == {"clarify_text": None}
 
 
+@pytest.mark.asyncio
+async def test_punctuation_alone_is_asked_to_rephrase_not_offered_guesses(
+        domain: dict[str, Any]) -> None:
+    tracker = unsure("。", [("nlu_fallback", 0.2), ("delivery_delay", 0.24), ("inform", 0.2),
+                           ("track_mail", 0.15)])
+    messages, events = await run(ActionClarify(), tracker, domain)
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+    assert slots_of(events) == {"clarify_text": None}
+
+
 def test_after_a_pick_the_customers_words_are_the_clarified_message() -> None:
     picked = unsure('/damaged_item{"tracking_number": "EA000000014CN"}',
                     [("damaged_item", 1.0)], slots={"clarify_text": "箱子烂了 东西也少了"})

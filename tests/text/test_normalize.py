@@ -1,9 +1,10 @@
-"""clean_text: what customer text looks like by the time NLU and the store read it."""
+"""clean_text: what customer text looks like by the time NLU and the store read it; and
+punctuation_only: a message with nothing to read a request in."""
 from __future__ import annotations
 
 import pytest
 
-from bot.text.normalize import REPLACEMENT, clean_text
+from bot.text.normalize import REPLACEMENT, clean_text, punctuation_only
 from bot.text.tracking import find_all
 
 
@@ -46,3 +47,15 @@ def test_ordinary_text_and_emoji_are_unchanged() -> None:
     text = "你好😀👨‍👩‍👧🇨🇳 EA123456785CN 到哪了"
     assert clean_text(text) == text
     assert clean_text("") == ""
+
+
+@pytest.mark.parametrize("text", ["。", "…", "……", "？？", "???", "！！！", "~~~~", "／／／", "。。。。。。",
+                                  " ", "", "?\u200b"])
+def test_punctuation_and_spaces_alone_carry_no_request(text: str) -> None:
+    assert punctuation_only(text)
+
+
+@pytest.mark.parametrize("text", ["👍", "😡", "🙏🙏", "✔️", "[微笑]", "[图片]", "1", "嗯", "ok", "？在吗",
+                                  "EA000000014CN", "，，，到了没"])
+def test_emoji_sticker_codes_digits_and_words_carry_something(text: str) -> None:
+    assert not punctuation_only(text)
