@@ -126,8 +126,12 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         At 17,300 examples (conversation rounds 1-6) saga at scikit-learn's tolerance of 1e-4
         had not converged after 10 minutes; at 1e-3 it stops after 44 epochs (19 s) with the
         same predictions as lbfgs run to convergence (266 s) on the held-out split, the
-        realistic set and the conversations set."""
-        return {"diet_weight": 0.5, "C": 10.0, "max_iter": 3000, "tol": 1e-3,
+        realistic set and the conversations set. At 19,200 (round 7) the same tolerance took
+        172 epochs (70 s): saga's stopping point moves a lot with the data. At 3e-3 it stops
+        after 41 epochs (16 s), and 99.6-99.9% of its predictions on those three sets are those
+        of 1e-3 (accuracy 0.945 / 0.984 / 0.737 against 0.949 / 0.985 / 0.737). ``max_iter``
+        bounds the rest: 100 epochs are about 40 s, which the 5-minute training budget holds."""
+        return {"diet_weight": 0.5, "C": 10.0, "max_iter": 100, "tol": 3e-3,
                 "ranking_length": 10, "fold_numbers": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
