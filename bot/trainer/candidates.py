@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Iterable
 
 from bot.store.models import NluCandidate
+from bot.text.normalize import punctuation_only
 
 # A correction and the tracker's copy of the same message are one candidate.
 SAME_MESSAGE_WINDOW = timedelta(minutes=2)
@@ -149,5 +150,7 @@ def candidate_view(row: NluCandidate) -> CandidateView:
 
 
 def is_message(text: Any) -> bool:
-    """True for text a trainer can annotate: not empty and not a button payload (``/intent``)."""
-    return isinstance(text, str) and bool(text.strip()) and not text.lstrip().startswith("/")
+    """True for text a trainer can annotate: not a button payload (``/intent``), and not
+    empty or punctuation alone ("。", "？？": the bot asks such a message to rephrase)."""
+    return (isinstance(text, str) and not punctuation_only(text)
+            and not text.lstrip().startswith("/"))

@@ -40,6 +40,9 @@ def test_each_reason_brings_a_message_into_the_inbox(uows: UowFactory,
     tracker.say("web-2", "邮政能寄活体螃蟹不", "ask_fee", 0.41, T0 + timedelta(minutes=1))
     tracker.say("web-3", "查件 EA123456785CN", "track_mail", 0.97, T0 + timedelta(minutes=2))
     tracker.say("web-3", "/affirm", "affirm", 0.2, T0 + timedelta(minutes=3))
+    # Punctuation alone fell back too, but there is nothing in it to annotate.
+    tracker.say("wx-1", "。。。", "nlu_fallback", 0.2, T0 + timedelta(minutes=3, seconds=30),
+                channel="wechat", ranking=[("nlu_fallback", 0.2), ("delivery_delay", 0.24)])
     tracker.say("wx-4", "快递员把我的件放门卫了也不说一声", "track_mail", 0.88,
                 T0 + timedelta(minutes=4), channel="wechat")
     reject_suggestion(uows, "wx-4", T0 + timedelta(minutes=6))
@@ -156,6 +159,8 @@ def test_a_correction_must_name_a_domain_intent(uows: UowFactory) -> None:
         record_correction(uows, "wx-1", "wechat", "啥", T0, None, None, "no_such_intent", "a1")
     with pytest.raises(TrainerError, match="没有可标注的文字"):
         record_correction(uows, "wx-1", "wechat", "/greet", T0, None, None, "greet", "a1")
+    with pytest.raises(TrainerError, match="没有可标注的文字"):
+        record_correction(uows, "wx-1", "wechat", "？？", T0, None, None, "greet", "a1")
 
 
 def test_no_tracker_store_yet_means_nothing_read(uows: UowFactory, tmp_path: Path) -> None:
