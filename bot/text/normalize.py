@@ -38,4 +38,4 @@ _EMPTY_CLASSES = ("P", "Z", "Sm", "Sk", "Cc", "Cf")
 
 def punctuation_only(text: str) -> bool:
     """True when `text` has no letter, digit, ideograph or emoji: nothing to read a request in."""
-    return not any(not unicodedata.category(c).startswith(_EMPTY_CLASSES) for c in text)
+    return all(unicodedata.category(c).startswith(_EMPTY_CLASSES) for c in text)
