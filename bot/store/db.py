@@ -6,6 +6,7 @@ store directly but hand the work to a thread (``asyncio.to_thread`` or an execut
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,51 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from bot.store.models import Base
+
+
+class SharedConnectionPool(StaticPool):
+    """The one connection of an in-memory SQLite database, lent to one thread at a time.
+
+    ``StaticPool`` hands the same connection to every checkout at once. The workbench and
+    the action server run store calls in worker threads, and two threads using one sqlite3
+    connection together break each other's transactions ("Cursor needed to be reset because
+    of commit/rollback", "cannot rollback - no transaction is active"). Here a checkout waits
+    until the thread that holds the connection has returned it.
+
+    The holder may check it out again while it holds it, as with ``StaticPool`` (waiting for
+    itself would hang). SQLAlchemy returns such a doubly checked-out connection once (the
+    second check-in is a "Double checkin attempted" warning), so the first return frees it.
+    """
+
+    # A holder that never returns the connection is a bug; waiting for ever would hide it.
+    WAIT_S = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = threading.Condition()
+        self._holder: int | None = None
+
+    def _do_get(self) -> Any:
+        me = threading.get_ident()
+        with self._turn:
+            if not self._turn.wait_for(lambda: self._holder in (None, me), self.WAIT_S):
+                raise TimeoutError(
+                    f"the in-memory SQLite connection was not returned within {self.WAIT_S:.0f} s")
+            self._holder = me
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._release()
+            raise
+
+    def _do_return_conn(self, conn: Any) -> None:
+        super()._do_return_conn(conn)
+        self._release()
+
+    def _release(self) -> None:
+        with self._turn:
+            self._holder = None
+            self._turn.notify_all()
 
 
 def _is_memory_sqlite(database: str | None) -> bool:
@@ -46,8 +92,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     For SQLite, foreign keys are enforced, a database file is in WAL mode
     (:func:`use_write_ahead_log`), connections may cross threads (code on an event
     loop runs store calls in worker threads, see the module docstring), an in-memory
-    database (``sqlite://``) lives on one shared
-    connection, and the parent directory of a database file is created if missing.
+    database (``sqlite://``) lives on one connection lent to one thread at a time
+    (:class:`SharedConnectionPool`), and the parent directory of a database file is created if missing.
 
     Args:
         url: a SQLAlchemy URL, e.g. ``sqlite:///var/postdesk.db`` or ``postgresql://...``.
@@ -61,7 +107,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, future=True, **kwargs)
     connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
     if _is_memory_sqlite(parsed.database):
-        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("poolclass", SharedConnectionPool)
     else:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True, connect_args=connect_args, **kwargs)
