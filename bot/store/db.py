@@ -93,7 +93,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     (:func:`use_write_ahead_log`), connections may cross threads (code on an event
     loop runs store calls in worker threads, see the module docstring), an in-memory
     database (``sqlite://``) lives on one connection lent to one thread at a time
-    (:class:`SharedConnectionPool`), and the parent directory of a database file is created if missing.
+    (:class:`SharedConnectionPool`), and the parent directory of a database file is created
+    if missing.
 
     Args:
         url: a SQLAlchemy URL, e.g. ``sqlite:///var/postdesk.db`` or ``postgresql://...``.
