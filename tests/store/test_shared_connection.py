@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bot.store.db import SharedConnectionPool, make_engine, make_session_factory
 
 
-def _table_engine():
+def _table_engine() -> Engine:
     engine = make_engine("sqlite://")
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
@@ -94,8 +95,12 @@ def test_the_holding_thread_may_check_the_connection_out_again() -> None:
             assert inner.execute(text("SELECT count(*) FROM note")).scalar_one() == 1
     # Both returned: another thread gets the connection.
     seen: list[int] = []
-    thread = threading.Thread(target=lambda: seen.append(
-        engine.connect().execute(text("SELECT 1")).scalar_one()))
+
+    def other() -> None:
+        with engine.connect() as connection:
+            seen.append(connection.execute(text("SELECT 1")).scalar_one())
+
+    thread = threading.Thread(target=other)
     thread.start()
     thread.join(5)
     assert seen == [1]
