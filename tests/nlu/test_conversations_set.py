@@ -49,20 +49,20 @@ def conversations(model_results: dict[str, Result]) -> Result:
 
 
 def test_the_model_holds_its_ground_on_the_conversations(conversations) -> None:
-    """Floors a little under what the model measures (0.723 accuracy on 483 turns, 5% of
-    the requests sent to the clarifying question): a change that loses a dozen of these
+    """Floors a little under what the model measures (0.709 accuracy on 774 turns, 5% of
+    the requests sent to the clarifying question): a change that loses fifteen of these
     messages fails."""
-    assert conversations.accuracy >= 0.70, conversations.by_register()
+    assert conversations.accuracy >= 0.69, conversations.by_register()
     requests = [p for e, p in zip(conversations.examples, conversations.predictions)
                 if e.intent != "out_of_scope"]
     assert sum(p.intent == FALLBACK for p in requests) / len(requests) <= 0.12
 
 
 def test_the_model_is_not_far_behind_the_plain_baseline(conversations) -> None:
-    """On text like this the plain baseline is a little ahead (0.739 against 0.723 on the
+    """On text like this the plain baseline is a little ahead (0.716 against 0.709 on the
     iterating part: it never sends a message to the clarifying question, which counts as wrong
-    here, and without the clarifying question the blend scores 0.737). The blend must not
-    fall further behind."""
+    here, and with almost none, at thresholds 0.10 / 0.00, the blend scores 0.725). The blend
+    must not fall further behind."""
     base_accuracy = baseline_accuracy(conversations.examples)
     assert conversations.accuracy >= base_accuracy - 0.05, (conversations.accuracy, base_accuracy)
 
