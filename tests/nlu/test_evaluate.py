@@ -17,7 +17,10 @@ from bot.nlu.evaluate import (
     macro_f1,
     main,
     misses_text,
+    overview,
+    paired_difference,
     score,
+    set_summary,
     with_numbers,
 )
 
@@ -54,6 +57,35 @@ def test_misses_are_listed_masked_with_the_runner_up() -> None:
     assert "delivery_delay -> nlu_fallback (0.30) / delivery_delay (0.28) / delivery_delay" in text
     assert "13812345678" not in text and "138****5678" in text
     assert result.accuracy == 0.5 and result.fallback_rate == 0.5
+
+
+def test_the_difference_from_the_baseline_is_paired_and_bounded() -> None:
+    gold = ["track_mail"] * 100
+    # 30 messages only the model gets right, 10 only the baseline, 40 both, 20 neither.
+    model = ["track_mail"] * 70 + ["ask_fee"] * 30
+    base = ["ask_fee"] * 30 + ["track_mail"] * 40 + ["track_mail"] * 10 + ["ask_fee"] * 20
+    d = paired_difference(gold, model, base)
+    assert d["difference"] == pytest.approx(0.2)
+    assert (d["only_model"], d["only_base"]) == (30, 10)
+    assert 0.0 < d["low"] < 0.2 < d["high"] < 0.4
+    assert paired_difference(gold, model, base) == d  # seeded: the same interval every run
+    # As many messages each way: no difference, and the interval spans both signs.
+    even = paired_difference(gold, model, ["ask_fee"] * 30 + ["track_mail"] * 70)
+    assert even["difference"] == 0.0 and even["low"] < 0.0 < even["high"]
+    # The same answers: nothing to tell apart, however many messages.
+    assert paired_difference(gold, model, model) == {
+        "difference": 0.0, "low": 0.0, "high": 0.0, "only_model": 0, "only_base": 0}
+    assert paired_difference([], [], [])["difference"] == 0.0
+
+
+def test_the_overview_shows_the_difference_with_its_interval() -> None:
+    examples = [Example(str(i), "track_mail", [], "wechat_oneliners") for i in range(4)]
+    result = score(examples, [parse("track_mail", 0.9)] * 3 + [parse(FALLBACK, 0.2)])
+    figures = {"conversations": set_summary(result, ["ask_fee"] * 4)}
+    assert figures["conversations"]["baseline"]["difference"]["difference"] == 0.75
+    table = overview(figures)
+    assert "model - base [95% interval]" in table
+    assert "+0.750 [" in table and "(3 / 0)" in table
 
 
 def write_set(folder: Path, name: str, intent: str, lines: list[str]) -> None:
