@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
                 bot/nlu/postal_entities.py bot/nlu/intent_blend.py bot/nlu/scoped_fallback.py \
                 bot/dialogue/cached_ted.py \
-                $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py)
+                $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py pinyin.py)
 
 .PHONY: help install train run cluster test unit evaluate bench loadtest lint seed clean
 

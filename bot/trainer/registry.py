@@ -31,7 +31,7 @@ REGISTRY = PROJECT_ROOT / "models" / "registry.json"
 TRAIN_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/postal_entities.py",
                 "bot/nlu/intent_blend.py", "bot/nlu/scoped_fallback.py",
                 "bot/dialogue/cached_ted.py", "bot/text/tracking.py", "bot/text/phones.py",
-                "bot/text/gazetteer.py", "bot/text/lexicon.py")
+                "bot/text/gazetteer.py", "bot/text/lexicon.py", "bot/text/pinyin.py")
 
 CANDIDATE, REFUSED, DEPLOYED, RETIRED = "candidate", "refused", "deployed", "retired"
 
