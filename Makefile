@@ -18,7 +18,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) \
                 bot/dialogue/cached_ted.py \
                 $(addprefix bot/text/,tracking.py phones.py gazetteer.py lexicon.py pinyin.py)
 
-.PHONY: help install train run cluster test unit evaluate bench loadtest lint seed clean
+.PHONY: help install system-packages train run cluster test unit evaluate bench loadtest lint seed clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,7 +56,10 @@ run: $(MODEL) seed ## Install, train if needed, seed, and start the Rasa server 
 cluster: $(MODEL) ## N Rasa replicas + M action servers behind HAProxy on PostgreSQL and Redis (CLUSTER_FLAGS="--replicas 2 --action-servers 1")
 	$(PY) -m bot.cluster run $(CLUSTER_FLAGS)
 
-test: $(MODEL) ## Install, train if needed, and run the whole test suite
+system-packages: ## Install the Debian packages the tests' servers and browser need, when missing (root)
+	@bash .ci/system-packages
+
+test: $(MODEL) system-packages ## Install, train if needed, and run the whole test suite
 	$(PY) -m pytest -q tests
 
 unit: $(STAMP) ## The fast loop: every test that needs no trained model, no server and no browser (2 processes)

@@ -3,7 +3,7 @@
 ``POSTDESK_TEST_PG_URL`` names an existing scratch database instead (under pytest-xdist, each
 worker makes a database of its own beside it, see :func:`database_of_worker`). Without either, the
 PostgreSQL variants of the store tests are not collected (`make test` in CI installs the
-package first, see .ci/run).
+package first, see .ci/system-packages).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """A throwaway redis-server for the tests, from the Debian package, on loopback.
 
-Without the binary the tests that need a real Redis are skipped (`.ci/run` installs it).
+Without the binary the tests that need a real Redis are skipped (`make system-packages` installs
+it).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
   the demo agent.
 * Every test of this directory is marked ``browser`` (those using ``live`` also ``model``,
   see tests/conftest.py). Without /usr/bin/chromium they are skipped, except under CI=true,
-  where they fail (.ci/run installs the browser).
+  where they fail (`make system-packages` installs the browser).
 * A failing test leaves a screenshot and the page's HTML in the session's temp dir; the
   report names them and the servers' log.
 """
@@ -97,7 +97,8 @@ def _chromium_installed() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{MISSING} (.ci/run installs it as root; {CHROMIUM} is missing)",
+        pytest.fail(f"{MISSING} (`make system-packages` installs it as root; "
+                    f"{CHROMIUM} is missing)",
                     pytrace=False)
     pytest.skip(MISSING)
 

@@ -1,4 +1,5 @@
-"""The cluster tests need HAProxy (Debian package ``haproxy``; .ci/run installs it as root).
+"""The cluster tests need HAProxy (Debian package ``haproxy``; `make system-packages` installs it
+as root).
 
 Without /usr/sbin/haproxy they are skipped, except under CI=true, where they fail (like the
 browser tests without Chromium).
@@ -20,5 +21,5 @@ def _haproxy_installed() -> None:
     if haproxy_binary() is not None:
         return
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{MISSING} (.ci/run installs it as root)", pytrace=False)
+        pytest.fail(f"{MISSING} (`make system-packages` installs it as root)", pytrace=False)
     pytest.skip(MISSING)

@@ -49,7 +49,8 @@ class Running:
 def running(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Iterator[Running]:
     if engines.pg_bin() is None or shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("the cluster tests need PostgreSQL and Redis (.ci/run installs them)")
+            pytest.fail("the cluster tests need PostgreSQL and Redis "
+                        "(`make system-packages` installs them)")
         pytest.skip("PostgreSQL or redis-server not installed")
     tmp = tmp_path_factory.mktemp("cluster")
     pg_dir = Path(tempfile.mkdtemp(prefix="postdesk-cluster-pg-"))  # reachable by postgres
