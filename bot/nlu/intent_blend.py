@@ -2,9 +2,10 @@
 
 DIET learns the intent and the entities jointly; on a few thousand short Chinese messages its
 intent confidences are sharp but brittle on phrasing it has not seen. A logistic regression over
-TF-IDF character 1-3-grams and jieba word 1-2-grams generalises differently, and averaging the
-two probability distributions is steadier than either (see `make evaluate`). The blend is the
-intent the dialogue and FallbackClassifier see; DIET's own entities are untouched.
+TF-IDF character 1-3-grams, jieba word 1-2-grams and toneless pinyin syllable 1-3-grams
+generalises differently, and averaging the two probability distributions is steadier than either
+(see `make evaluate`). The blend is the intent the dialogue and FallbackClassifier see; DIET's
+own entities are untouched.
 """
 from __future__ import annotations
 
