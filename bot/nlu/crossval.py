@@ -37,35 +37,36 @@ class Turn:
     source: str
 
 
-def blend_config(config_file: Path) -> Dict[str, Any]:
-    """The blend component's configuration in `config_file`, over its defaults."""
+def _options(pipeline: List[Dict[str, Any]], name: str,
+             defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """The options of the pipeline's component `name` over `defaults`."""
+    own = next((c for c in pipeline if c.get("name") == name), None)
+    if own is None:
+        raise ValueError(f"the pipeline has no {name}")
+    return {**defaults, **{k: v for k, v in own.items() if k != "name"}}
+
+
+def read_pipeline(config_file: Path) -> List[Dict[str, Any]]:
+    """The NLU pipeline of `config_file`."""
+    return yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
+
+
+def blend_config(pipeline: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The blend component's configuration in `pipeline`, over its defaults."""
     from bot.nlu.intent_blend import BlendedIntentClassifier
 
-    pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
-    own = next((c for c in pipeline if c.get("name") == BLEND), None)
-    if own is None:
-        raise ValueError(f"{config_file} has no {BLEND}")
-    return {**BlendedIntentClassifier.get_default_config(),
-            **{k: v for k, v in own.items() if k != "name"}}
+    return _options(pipeline, BLEND, BlendedIntentClassifier.get_default_config())
 
 
-def tokenizer(config_file: Path) -> Any:
-    """The pipeline's JiebaTokenizer, with the dictionary `config_file` names."""
+def load_turns(data: Path, pipeline: List[Dict[str, Any]]) -> List[Turn]:
+    """Every intent example of the ``*.yml`` files in `data`, tokenized by the pipeline's
+    JiebaTokenizer (with the dictionary it names)."""
     from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
-
-    pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
-    own = next(c for c in pipeline if c.get("name") == "JiebaTokenizer")
-    options = {**JiebaTokenizer.get_default_config(),
-               **{k: v for k, v in own.items() if k != "name"}}
-    # create() loads the user dictionary; the model storage is only read when persisting.
-    return JiebaTokenizer.create(options, None, None, None)  # type: ignore[arg-type,unused-ignore]
-
-
-def load_turns(data: Path, config_file: Path) -> List[Turn]:
-    """Every intent example of the ``*.yml`` files in `data`, tokenized as the pipeline does."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    jieba = tokenizer(config_file)
+    options = _options(pipeline, "JiebaTokenizer", JiebaTokenizer.get_default_config())
+    # create() loads the user dictionary; the model storage is only read when persisting.
+    jieba = JiebaTokenizer.create(options, None, None, None)  # type: ignore[arg-type,unused-ignore]
     turns: List[Turn] = []
     for path in sorted(data.glob("*.yml")):
         examples = [m for m in load_data(str(path)).intent_examples if m.get("text")]
@@ -83,16 +84,16 @@ def writer_folds(sources: Sequence[str], folds: int, seed: int) -> List[List[str
     return [sorted(writers[i::folds]) for i in range(folds)]
 
 
-def predict_held_out(turns: Sequence[Turn], groups: Sequence[Sequence[str]],
+def predict_held_out(turns: Sequence[Turn], fold_of: Sequence[Optional[int]], folds: int,
                      config: Dict[str, Any]) -> List[Optional[str]]:
-    """Each writer turn's intent by a linear model fitted without its fold (None elsewhere)."""
+    """Each writer turn's intent by a linear model fitted without its fold (None elsewhere);
+    `fold_of` gives each turn's fold, None for turns no fold holds out."""
     from bot.nlu.intent_blend import fit_linear
 
     predicted: List[Optional[str]] = [None] * len(turns)
-    for group in groups:
-        held = set(group)
-        train = [t.message for t in turns if t.source not in held]
-        test = [i for i, t in enumerate(turns) if t.source in held]
+    for fold in range(folds):
+        train = [t.message for t, f in zip(turns, fold_of) if f != fold]
+        test = [i for i, f in enumerate(fold_of) if f == fold]
         features, clf = fit_linear(train, config)
         scores = clf.predict_proba(features.transform([turns[i].message for i in test]))
         for i, row in zip(test, scores.argmax(axis=1)):
@@ -100,15 +101,12 @@ def predict_held_out(turns: Sequence[Turn], groups: Sequence[Sequence[str]],
     return predicted
 
 
-def fold_accuracies(turns: Sequence[Turn], groups: Sequence[Sequence[str]],
-                    predicted: Sequence[Optional[str]]) -> List[float]:
+def fold_accuracies(gold: Sequence[str], predicted: Sequence[str],
+                    fold_of: Sequence[int], folds: int) -> List[float]:
     """Accuracy on each fold's turns."""
-    out = []
-    for group in groups:
-        idx = [i for i, t in enumerate(turns) if t.source in set(group)]
-        out.append(round(accuracy([turns[i].message.get("intent") for i in idx],
-                                  [predicted[i] or "" for i in idx]), 4))
-    return out
+    return [round(accuracy([g for g, f in zip(gold, fold_of) if f == fold],
+                           [p for p, f in zip(predicted, fold_of) if f == fold]), 4)
+            for fold in range(folds)]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -134,17 +132,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        config = blend_config(args.config)
+        pipeline = read_pipeline(args.config)
+        config = blend_config(pipeline)
         unknown = [k for k, _ in args.overrides if k not in config]
         if unknown:
             parser.error(f"not a setting of {BLEND}: {', '.join(unknown)}")
-        turns = load_turns(args.data, args.config)
+        turns = load_turns(args.data, pipeline)
         groups = writer_folds([t.source for t in turns], args.folds, args.seed)
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         print(f"crossval: {exc}", file=sys.stderr)
         return 2
 
-    writer_turns = [i for i, t in enumerate(turns) if any(t.source in g for g in groups)]
+    fold_by_writer = {w: k for k, group in enumerate(groups) for w in group}
+    fold_of = [fold_by_writer.get(t.source) for t in turns]
+    writer_turns = [i for i, f in enumerate(fold_of) if f is not None]
+    held_folds = [f for f in fold_of if f is not None]
     gold = [turns[i].message.get("intent") for i in writer_turns]
     settings = {"configured": config}
     if args.overrides:
@@ -153,12 +155,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               "turns": len(writer_turns), "settings": {}}
     answers = {}
     for name, setting in settings.items():
-        predicted = predict_held_out(turns, groups, setting)
+        predicted = predict_held_out(turns, fold_of, args.folds, setting)
         answers[name] = [predicted[i] or "" for i in writer_turns]
         report["settings"][name] = {
             "config": {k: setting[k] for k in sorted(setting)},
             "accuracy": round(accuracy(gold, answers[name]), 4),
-            "folds": fold_accuracies(turns, groups, predicted)}
+            "folds": fold_accuracies(gold, answers[name], held_folds, args.folds)}
         print(f"{name:>10}: {report['settings'][name]['accuracy']:.3f} on {len(gold)} turns of "
               f"{report['writers']} writers; folds "
               + " ".join(f"{a:.3f}" for a in report["settings"][name]["folds"]))

@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.text.pinyin import to_pinyin
+from bot.text.pinyin import syllables, to_pinyin
 from bot.text.tracking import S10_RE
 
 logger = logging.getLogger(__name__)
@@ -196,6 +196,10 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         except (ValueError, FileNotFoundError):
             logger.warning("no trained intent blend found; using DIET's intents alone")
             model = None
+        if model and getattr(model["features"], "sounds", None) is not None:
+            # The syllable table (about 0.2 s) is built here, not on the first message with
+            # letters in it.
+            syllables()
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: List[Message]) -> List[Message]:
